@@ -1,0 +1,163 @@
+"""Load and validate the workflow configuration against its JSON schema.
+
+The schema (``config.schema.yaml`` beside this module, also at
+``workflow/schemas/config.schema.yaml``) documents every key, fills in defaults and
+is the single place where defaults live.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_NAME = "config.schema.yaml"
+ANTIALIAS_FACTOR = 1.5
+"""storage_sampling / potential_sampling must reach this: abTEM keeps 2/3 of the band."""
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the file, key and problem."""
+
+
+def load_schema() -> dict[str, Any]:
+    """Return the configuration's JSON schema as a dictionary."""
+    text = resources.files("atomsight").joinpath(SCHEMA_NAME).read_text()
+    return yaml.safe_load(text)
+
+
+def _validator_filling_defaults() -> type:
+    """Return a Draft 2020-12 validator class that also inserts schema defaults."""
+    base = jsonschema.Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(base, {"properties": set_defaults})
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    """Return the dotted key path of a validation error, e.g. ``systems.gold.seed``."""
+    return ".".join(str(part) for part in error.absolute_path) or "<top level>"
+
+
+def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[str, Any]:
+    """Validate a configuration in place, fill in defaults, and return it.
+
+    Parameters
+    ----------
+    config : dict
+        The configuration, as loaded from YAML (modified in place).
+    source : str
+        Name of the configuration's file, used in error messages.
+
+    Returns
+    -------
+    dict
+        The same dictionary, with defaults filled in.
+
+    Raises
+    ------
+    ConfigError
+        If a key is missing, unknown or has an invalid value; the message names the
+        source, the key path and what was expected.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(config).__name__}")
+    validator = _validator_filling_defaults()(load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{source}: {_key_path(e)}: {e.message}" for e in errors]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+    _check_consistency(config, source)
+    return config
+
+
+def _check_range(value: list[float], key: str, source: str) -> None:
+    if value[0] > value[1]:
+        raise ConfigError(f"{source}: {key}: range {value} has its lower bound above its upper bound")
+
+
+def _check_consistency(config: dict[str, Any], source: str) -> None:
+    """Checks that a JSON schema cannot express (relations between keys)."""
+    for name in config["targets"]:
+        if name not in config["systems"]:
+            raise ConfigError(
+                f"{source}: targets: {name!r} is not a system; known systems: {sorted(config['systems'])}"
+            )
+    for name, system in config["systems"].items():
+        prefix = f"systems.{name}"
+        simulation = system["simulation"]
+        if simulation["storage_sampling"] < ANTIALIAS_FACTOR * simulation["potential_sampling"]:
+            raise ConfigError(
+                f"{source}: {prefix}.simulation.storage_sampling: {simulation['storage_sampling']} Å must be at"
+                f" least {ANTIALIAS_FACTOR} x potential_sampling ({simulation['potential_sampling']} Å), since"
+                " abTEM's antialiasing aperture keeps 2/3 of the simulated band"
+            )
+        for key, value in system["structures"]["parameters"].items():
+            if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+                _check_range(value, f"{prefix}.structures.parameters.{key}", source)
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML configuration file, validate it and fill in defaults.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The YAML file.
+
+    Returns
+    -------
+    dict
+        The validated configuration.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read or parsed, or is invalid.
+    """
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the configuration: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    return validate_config(config, source=str(path))
+
+
+def system_config(config: Mapping[str, Any], system: str) -> dict[str, Any]:
+    """Return one system's section of a validated configuration.
+
+    Raises
+    ------
+    ConfigError
+        If the configuration has no such system.
+    """
+    try:
+        return config["systems"][system]
+    except KeyError:
+        raise ConfigError(f"unknown system {system!r}; the configuration defines {sorted(config['systems'])}") from None
+
+
+def config_hash(section: Mapping[str, Any]) -> str:
+    """Return a short, stable hash of a configuration section.
+
+    The hash changes whenever any value in the section changes, so stores record
+    exactly which configuration made them.
+    """
+    text = json.dumps(section, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,110 @@
+"""Stage one's second half: one shard store of exit waves and ground truth from a split's structures."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import config_hash
+from .labels import assign_classes, class_names, gaussian_label_maps
+from .simulate import simulate_exit_waves
+from .splits import shard_indices
+from .store import GroundTruth, write_shard
+from .structures.build import read_structures
+from .structures.columns import column_ground_truth
+
+log = logging.getLogger(__name__)
+
+
+def ground_truth_of(atoms, labels: Mapping[str, Any]) -> GroundTruth:
+    """Return the atoms or columns of a structure with their classes.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        A structure; a per-atom ``column`` array groups atoms into columns.
+    labels : mapping
+        The system's validated ``labels`` section.
+
+    Returns
+    -------
+    GroundTruth
+        Column positions [Å], heights and classes.
+    """
+    positions, heights = column_ground_truth(atoms)
+    return GroundTruth(positions=positions, heights=heights, classes=assign_classes(heights, labels))
+
+
+def build_shard(
+    system: Mapping[str, Any],
+    *,
+    name: str,
+    split: str,
+    shard: int,
+    structures_path: str | Path,
+    store_path: str | Path,
+    device: str,
+    threads: int = 1,
+    progress: bool = True,
+) -> Path:
+    """Simulate one shard of a split and write its store.
+
+    Parameters
+    ----------
+    system : mapping
+        The system's validated configuration section.
+    name : str
+        The system's name.
+    split : {"train", "test"}
+        The data split.
+    shard : int
+        Index of the shard within the split.
+    structures_path : str or pathlib.Path
+        The split's ``.extxyz`` structures.
+    store_path : str or pathlib.Path
+        The shard store to write.
+    device : {"cpu", "gpu"}
+        Resolved array device.
+    threads : int
+        Structures simulated at once.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    pathlib.Path
+        The written store.
+    """
+    indices = list(shard_indices(system["splits"][split], system["shard_size"], shard))
+    structures = read_structures(structures_path, indices)
+    log.info("%s/%s shard %d: simulating %d structures on %s", name, split, shard, len(indices), device)
+    waves = simulate_exit_waves(
+        structures, energy=system["energy"], simulation=system["simulation"], device=device,
+        threads=threads, indices=indices, progress=progress,
+    )
+    labels_config = system["labels"]
+    names = class_names(labels_config)
+    truths = [ground_truth_of(atoms, labels_config) for atoms in structures]
+    labels = np.stack([
+        gaussian_label_maps(
+            truth.positions, truth.classes, n_classes=len(names), gpts=waves.gpts,
+            sampling=waves.sampling, sigma=labels_config["sigma"],
+        )
+        for truth in truths
+    ])
+    attrs = {
+        "system": name,
+        "split": split,
+        "shard": shard,
+        "seed": system["seed"],
+        "class_names": names,
+        "label_sigma": labels_config["sigma"],
+        "config_hash": config_hash(system),
+        "device": device,
+        "simulation": dict(system["simulation"]),
+    }
+    return write_shard(store_path, waves=waves, labels=labels, ground_truth=truths, indices=indices, attrs=attrs)

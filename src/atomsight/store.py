@@ -1,0 +1,247 @@
+"""Zarr shard stores of exit waves and their ground truth.
+
+One store holds the structures of one shard of one split. Layout (all arrays
+indexed [x, y] like abTEM's, one structure per chunk)::
+
+    shard-000.zarr/
+      array0      complex64 (structure, x, y)         exit waves; abTEM's name and metadata,
+                                                      so abtem.from_zarr(store) returns Waves
+      labels      float32   (structure, class, x, y)  Gaussian label maps, amplitude 1
+      index       int64     (structure,)              split-wide structure index
+      offsets     int64     (structure + 1,)          ragged table: rows offsets[s]:offsets[s+1]
+      positions   float32   (object, xy)              atom/column positions [Å]
+      heights     int16     (object,)                 atoms in each column (1 for single atoms)
+      classes     int16     (object,)                 class index, 0-based, background excluded
+
+Root attribute ``atomsight`` records sampling, extent, energy, class names, seeds,
+the configuration hash and package versions. Stores are written under a temporary
+name and renamed when complete, so a killed job never leaves a store that looks
+complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import abtem
+import numpy as np
+import zarr
+
+WAVES = "array0"
+RAGGED = ("positions", "heights", "classes")
+REQUIRED = (WAVES, "labels", "index", "offsets", *RAGGED)
+ATTRS_KEY = "atomsight"
+FORMAT_VERSION = 1
+COMPRESSORS = {"name": "blosc", "configuration": {"cname": "zstd", "clevel": 4, "shuffle": "bitshuffle"}}
+VERSIONED_PACKAGES = ("atomsight", "abtem", "ase", "numpy", "zarr")
+
+
+class StoreError(ValueError):
+    """A store that is missing, incomplete or does not match what was expected."""
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """The atoms or columns of one structure.
+
+    Attributes
+    ----------
+    positions : numpy.ndarray
+        (x, y) of each atom or column [Å], shape (n, 2).
+    heights : numpy.ndarray
+        Atoms in each column, shape (n,).
+    classes : numpy.ndarray
+        Class index (0-based, background excluded), shape (n,).
+    """
+
+    positions: np.ndarray
+    heights: np.ndarray
+    classes: np.ndarray
+
+
+def package_versions() -> dict[str, str]:
+    """Return the versions of the packages that determine a store's contents."""
+    return {name: importlib_metadata.version(name) for name in VERSIONED_PACKAGES}
+
+
+def _encode_tuples(value: Any) -> Any:
+    """Encode tuples and NumPy scalars for JSON the way abTEM's metadata expects."""
+    if isinstance(value, tuple):
+        return {"_type": "tuple", "_value": [_encode_tuples(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode_tuples(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode_tuples(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _abtem_metadata(waves: abtem.Waves) -> dict[str, Any]:
+    """Return abTEM's canonical Zarr metadata of ``waves`` (what ``Waves.to_zarr`` writes)."""
+    metadata = waves._metadata_to_dict()
+    metadata["kwargs"] = waves._pack_kwargs(waves._copy_kwargs(exclude=("array",)))
+    return _encode_tuples(metadata)
+
+
+def write_shard(
+    path: str | Path,
+    *,
+    waves: abtem.Waves,
+    labels: np.ndarray,
+    ground_truth: Sequence[GroundTruth],
+    indices: Sequence[int],
+    attrs: Mapping[str, Any],
+) -> Path:
+    """Write one shard store atomically.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The store, e.g. ``results/exitwaves/graphene/train/shard-000.zarr``.
+    waves : abtem.Waves
+        Computed exit waves with one leading structure axis, shape (s, nx, ny).
+    labels : numpy.ndarray
+        Label maps, shape (s, n_classes, nx, ny).
+    ground_truth : sequence of GroundTruth
+        The atoms or columns of each structure.
+    indices : sequence of int
+        Split-wide index of each structure.
+    attrs : mapping
+        Descriptive attributes (system, split, class names, seeds, ...), stored
+        under the root attribute ``atomsight`` together with sampling, extent,
+        energy and package versions.
+
+    Returns
+    -------
+    pathlib.Path
+        The path of the completed store.
+    """
+    path = Path(path)
+    array = np.asarray(waves.array)
+    n = len(indices)
+    if array.ndim != 3 or array.shape[0] != n:
+        raise StoreError(f"{path}: expected exit waves of shape ({n}, nx, ny), got {array.shape}")
+    if labels.shape[0] != n or labels.shape[2:] != array.shape[1:]:
+        raise StoreError(f"{path}: label maps of shape {labels.shape} do not match exit waves {array.shape}")
+    if len(ground_truth) != n:
+        raise StoreError(f"{path}: got ground truth of {len(ground_truth)} structures for {n} exit waves")
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        root = zarr.open_group(tmp, mode="w")
+        _write_arrays(root, array, labels, ground_truth, indices)
+        root.attrs["metadata0"] = _abtem_metadata(waves)
+        root.attrs[ATTRS_KEY] = {
+            "format_version": FORMAT_VERSION,
+            "sampling": [float(s) for s in waves.sampling],
+            "extent": [float(e) for e in waves.extent],
+            "gpts": [int(g) for g in waves.gpts],
+            "energy": float(waves.energy),
+            "versions": package_versions(),
+            **attrs,
+        }
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _write_arrays(
+    root: zarr.Group,
+    waves: np.ndarray,
+    labels: np.ndarray,
+    ground_truth: Sequence[GroundTruth],
+    indices: Sequence[int],
+) -> None:
+    """Write the arrays of a shard into an open, empty group."""
+    n, nx, ny = waves.shape
+    root.create_array(
+        WAVES, data=waves.astype(np.complex64, copy=False), chunks=(1, nx, ny),
+        dimension_names=("structure", "x", "y"), compressors=COMPRESSORS,
+        attributes={"description": "exit waves, |psi|^2 = 1 in vacuum"},
+    )
+    root.create_array(
+        "labels", data=labels.astype(np.float32, copy=False), chunks=(1, *labels.shape[1:]),
+        dimension_names=("structure", "class", "x", "y"), compressors=COMPRESSORS,
+        attributes={"description": "Gaussian label maps of the non-background classes"},
+    )
+    counts = [len(truth.positions) for truth in ground_truth]
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    table = {
+        "positions": np.concatenate([t.positions for t in ground_truth]).astype(np.float32).reshape(-1, 2),
+        "heights": np.concatenate([t.heights for t in ground_truth]).astype(np.int16),
+        "classes": np.concatenate([t.classes for t in ground_truth]).astype(np.int16),
+    }
+    root.create_array("index", data=np.asarray(indices, np.int64), dimension_names=("structure",))
+    root.create_array("offsets", data=offsets, dimension_names=("structure_edge",))
+    for name, values in table.items():
+        dims = ("object", "xy") if values.ndim == 2 else ("object",)
+        root.create_array(name, data=values, dimension_names=dims, compressors=COMPRESSORS)
+    root["positions"].attrs["units"] = "Å"
+
+
+def open_shard(path: str | Path) -> zarr.Group:
+    """Open a shard store read-only and check that it is complete.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The store.
+
+    Returns
+    -------
+    zarr.Group
+        The store's root group.
+
+    Raises
+    ------
+    StoreError
+        If the store does not exist or lacks an array or its attributes.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"{path}: no such store")
+    try:
+        root = zarr.open_group(path, mode="r")
+    except (zarr.errors.GroupNotFoundError, FileNotFoundError, ValueError) as error:
+        raise StoreError(f"{path}: not a Zarr group ({error})") from error
+    missing = [name for name in REQUIRED if name not in root]
+    if missing:
+        raise StoreError(f"{path}: store lacks the arrays {missing}; expected {list(REQUIRED)}")
+    if ATTRS_KEY not in root.attrs:
+        raise StoreError(f"{path}: store lacks the root attribute {ATTRS_KEY!r}")
+    return root
+
+
+def shard_attrs(root: zarr.Group) -> dict[str, Any]:
+    """Return the ``atomsight`` attributes of an open store."""
+    return dict(root.attrs[ATTRS_KEY])
+
+
+def read_ground_truth(root: zarr.Group, structure: int) -> GroundTruth:
+    """Return the atoms or columns of one structure of an open store.
+
+    Parameters
+    ----------
+    root : zarr.Group
+        An open store (see :func:`open_shard`).
+    structure : int
+        Position of the structure within the store.
+
+    Returns
+    -------
+    GroundTruth
+        Its positions [Å], heights and classes.
+    """
+    start, stop = (int(v) for v in root["offsets"][structure : structure + 2])
+    return GroundTruth(*(root[name][start:stop] for name in RAGGED))

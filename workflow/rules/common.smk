@@ -1,0 +1,37 @@
+"""Validation, wildcard constraints and input functions shared by the rules."""
+
+from atomsight.config import validate_config
+from atomsight.device import gpu_available
+from atomsight.splits import SPLITS, shard_count, shard_name
+
+# Fills in the schema's defaults (workflow/schemas/config.schema.yaml) and stops with a
+# message naming the key when a value is invalid.
+validate_config(config, source="config")
+
+SYSTEMS = sorted(config["systems"])
+RESULTS = "results"
+
+
+wildcard_constraints:
+    system="|".join(SYSTEMS),
+    split="|".join(SPLITS),
+    shard=r"\d{3}",
+
+
+def uses_gpu():
+    """Whether multislice jobs run on a GPU (and so ask the scheduler for one)."""
+    device = config["device"]
+    return device == "gpu" or (device == "auto" and gpu_available())
+
+
+def shard_stores(system, split):
+    """Paths of all shard stores of one split of a system."""
+    settings = config["systems"][system]
+    count = shard_count(settings["splits"][split], settings["shard_size"])
+    return [f"{RESULTS}/exitwaves/{system}/{split}/{shard_name(k)}" for k in range(count)]
+
+
+def default_targets():
+    """What a bare `snakemake` builds: every shard of every target system."""
+    systems = config["targets"] or SYSTEMS
+    return [store for system in systems for split in SPLITS for store in shard_stores(system, split)]
