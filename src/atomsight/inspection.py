@@ -89,18 +89,21 @@ def plot_store(path: str | Path, out: str | Path, *, count: int = 4) -> Path:
         wave = waves[j]
         truth = read_ground_truth(root, j)
         for row, (values, title, cmap) in enumerate(
-            [(np.abs(wave), "amplitude", "gray"), (np.angle(wave), "phase [rad]", "twilight")]
+            [(np.abs(wave), "amplitude", "gray"), (np.angle(wave), "phase [rad] + ground truth", "gray")]
         ):
             ax = axes[row, j]
-            image = ax.imshow(values.T, origin="lower", extent=extent, cmap=cmap)
+            low, high = np.percentile(values, [0.5, 99.5])  # robust limits: a few sharp peaks would wash out the rest
+            image = ax.imshow(values.T, origin="lower", extent=extent, cmap=cmap, vmin=low, vmax=high)
             fig.colorbar(image, ax=ax, shrink=0.7)
             for k, name in enumerate(names):
-                chosen = truth.classes == k
-                ax.scatter(*truth.positions[chosen].T, s=6, color=colours(k), label=name, linewidths=0)
+                if row == 1:
+                    chosen = truth.classes == k
+                    ax.scatter(*truth.positions[chosen].T, s=9, facecolors="none", edgecolors=[colours(k)],
+                               linewidths=0.6, label=name)
             ax.set_title(f"structure {index[j]}: {title}", fontsize=9)
             ax.set_xlabel("x [Å]")
             ax.set_ylabel("y [Å]")
-    axes[0, 0].legend(fontsize=7, loc="upper right", markerscale=2)
+    axes[1, 0].legend(fontsize=7, loc="upper right", markerscale=2)
     fig.suptitle(f"{attrs['system']} / {attrs['split']} / shard {attrs['shard']}: exit waves and ground truth")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

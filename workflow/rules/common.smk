@@ -1,5 +1,7 @@
 """Validation, wildcard constraints and input functions shared by the rules."""
 
+import os
+
 from atomsight.config import validate_config
 from atomsight.device import gpu_available
 from atomsight.splits import SPLITS, shard_count, shard_name
@@ -10,6 +12,14 @@ validate_config(config, source="config")
 
 SYSTEMS = sorted(config["systems"])
 RESULTS = "results"
+
+# Jobs in conda environments import atomsight from this checkout (the workflow sets
+# this variable itself; users need not define it).
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [os.path.join(workflow.basedir, "src"), os.getenv("PYTHONPATH")])
+    )
+)
 
 
 wildcard_constraints:
@@ -24,14 +34,28 @@ def uses_gpu():
     return device == "gpu" or (device == "auto" and gpu_available())
 
 
+def conda_env():
+    """Conda environment of jobs that may use a GPU (CUDA builds) or not."""
+    return (
+        "../../envs/atomsight-gpu.yaml" if uses_gpu() else "../../envs/atomsight.yaml"
+    )
+
+
 def shard_stores(system, split):
     """Paths of all shard stores of one split of a system."""
     settings = config["systems"][system]
     count = shard_count(settings["splits"][split], settings["shard_size"])
-    return [f"{RESULTS}/exitwaves/{system}/{split}/{shard_name(k)}" for k in range(count)]
+    return [
+        f"{RESULTS}/exitwaves/{system}/{split}/{shard_name(k)}" for k in range(count)
+    ]
 
 
 def default_targets():
     """What a bare `snakemake` builds: every shard of every target system."""
     systems = config["targets"] or SYSTEMS
-    return [store for system in systems for split in SPLITS for store in shard_stores(system, split)]
+    return [
+        store
+        for system in systems
+        for split in SPLITS
+        for store in shard_stores(system, split)
+    ]

@@ -2,9 +2,13 @@ rule simulate_exit_waves:
     input:
         structures=f"{RESULTS}/structures/{{system}}/{{split}}.extxyz",
     output:
-        store=directory(f"{RESULTS}/exitwaves/{{system}}/{{split}}/shard-{{shard}}.zarr"),
+        store=directory(
+            f"{RESULTS}/exitwaves/{{system}}/{{split}}/shard-{{shard}}.zarr"
+        ),
     log:
         f"{RESULTS}/logs/simulate_exit_waves/{{system}}/{{split}}/shard-{{shard}}.log",
+    conda:
+        conda_env()
     threads: config["threads"]
     resources:
         mem_mb=4000,

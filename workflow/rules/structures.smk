@@ -3,6 +3,8 @@ rule generate_structures:
         f"{RESULTS}/structures/{{system}}/{{split}}.extxyz",
     log:
         f"{RESULTS}/logs/generate_structures/{{system}}/{{split}}.log",
+    conda:
+        "../../envs/atomsight.yaml"
     threads: config["threads"]
     resources:
         mem_mb=2000,

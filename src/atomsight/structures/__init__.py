@@ -1,0 +1,1 @@
+"""Random atomic structures for training: graphene-like sheets and FCC nanoparticles."""

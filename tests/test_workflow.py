@@ -1,0 +1,86 @@
+"""End to end: the Snakemake workflow on the tiny configuration, in a temporary folder."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from atomsight.store import open_shard, shard_attrs
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFMT = Path(sys.executable).with_name("snakefmt")
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir, *args):
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--cores", "2", *args]
+    return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("workflow")
+    shutil.copy(REPO / "tests" / "data" / "tiny.yaml", folder / "config.yaml")
+    result = snakemake(folder)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return folder
+
+
+def test_every_shard_store_is_made(workdir):
+    stores = sorted(p.relative_to(workdir).as_posix() for p in (workdir / "results" / "exitwaves").glob("*/*/*.zarr"))
+    assert stores == [
+        "results/exitwaves/gold/test/shard-000.zarr",
+        "results/exitwaves/gold/train/shard-000.zarr",
+        "results/exitwaves/graphene/test/shard-000.zarr",
+        "results/exitwaves/graphene/train/shard-000.zarr",
+        "results/exitwaves/graphene/train/shard-001.zarr",
+    ]
+    assert (workdir / "results" / "structures" / "graphene" / "train.extxyz").exists()
+    assert not list(workdir.glob("results/**/.*tmp*"))
+
+
+def test_store_contents_follow_the_configuration(workdir):
+    root = open_shard(workdir / "results/exitwaves/graphene/train/shard-001.zarr")
+    attrs = shard_attrs(root)
+    assert root["index"][:].tolist() == [2]
+    assert root["array0"].shape == (1, 120, 120)
+    assert attrs["class_names"] == ["atom"] and attrs["energy"] == 80e3
+    assert root["labels"][:].max() == pytest.approx(1.0, abs=0.02)
+
+
+def test_logs_are_written(workdir):
+    log = (workdir / "results/logs/simulate_exit_waves/gold/train/shard-000.log").read_text()
+    assert "simulating 2 structures on cpu" in log
+
+
+def test_nothing_is_left_to_do_and_a_lost_shard_comes_back_identical(workdir):
+    assert "Nothing to be done" in snakemake(workdir, "-n").stdout
+    store = workdir / "results/exitwaves/graphene/train/shard-000.zarr"
+    before = open_shard(store)["array0"][:]
+    shutil.rmtree(store)
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stdout[-3000:]
+    job_stats = result.stdout.split("Job stats")[1].split("Select jobs")[0]
+    assert "simulate_exit_waves" in job_stats and "generate_structures" not in job_stats
+    np.testing.assert_array_equal(open_shard(store)["array0"][:], before)
+
+
+def test_invalid_configuration_stops_with_the_key_named(tmp_path):
+    config = (REPO / "tests" / "data" / "tiny.yaml").read_text().replace("storage_sampling: 0.12", "storage_sampling: -1")
+    (tmp_path / "config.yaml").write_text(config)
+    result = snakemake(tmp_path, "-n")
+    assert result.returncode != 0
+    assert "config: systems.gold.simulation.storage_sampling: -1 is less than or equal to the minimum of 0" in result.stdout
+
+
+def test_lint_and_format_are_clean():
+    lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = subprocess.run([str(SNAKEFMT), "--check", "Snakefile", "workflow/rules"], cwd=REPO,
+                         capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
