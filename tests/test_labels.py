@@ -62,3 +62,14 @@ def test_classes_go_to_their_own_maps():
 def test_bad_class_indices_are_reported():
     with pytest.raises(ValueError, match=r"\[0, 2\)"):
         gaussian_label_maps(np.array([[1, 1]]), np.array([2]), n_classes=2, gpts=(10, 10), sampling=(0.1, 0.1), sigma=0.3)
+
+
+def test_positions_outside_the_cell_are_their_periodic_images():
+    inside = gaussian_label_maps(np.array([[4.7, 0.2]]), np.array([0]), n_classes=1, gpts=(50, 40), sampling=(0.1, 0.1), sigma=0.4)
+    outside = gaussian_label_maps(np.array([[-0.3, 4.2]]), np.array([0]), n_classes=1, gpts=(50, 40), sampling=(0.1, 0.1), sigma=0.4)
+    np.testing.assert_allclose(inside, outside, atol=1e-6)
+
+
+def test_grid_smaller_than_a_gaussian_is_rejected():
+    with pytest.raises(ValueError, match="smaller than a Gaussian"):
+        gaussian_label_maps(np.zeros((1, 2)), np.array([0]), n_classes=1, gpts=(10, 10), sampling=(0.1, 0.1), sigma=1.0)

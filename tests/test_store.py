@@ -88,7 +88,7 @@ def test_a_failed_write_leaves_no_store_and_no_temporary(tmp_path, monkeypatch):
     def explode(*args, **kwargs):
         raise KeyboardInterrupt  # as if the job were killed half-way
 
-    monkeypatch.setattr(store, "_write_arrays", explode)
+    monkeypatch.setattr(store, "_write_ground_truth", explode)
     with pytest.raises(KeyboardInterrupt):
         write_example(tmp_path / "s.zarr")
     assert list(tmp_path.iterdir()) == []
@@ -115,7 +115,7 @@ def test_incomplete_store_is_reported_with_its_path(tmp_path):
 
 def test_mismatched_labels_are_rejected(tmp_path):
     waves = make_waves(2)
-    with pytest.raises(StoreError, match="label maps"):
+    with pytest.raises(StoreError, match=r"labels of shape \(1, 5, 5\)"):
         write_shard(tmp_path / "s.zarr", waves=waves, labels=np.zeros((2, 1, 5, 5)), ground_truth=make_truths([1, 1]),
                     indices=[0, 1], attrs={})
 
@@ -127,3 +127,19 @@ def test_ragged_table_round_trips_for_any_counts(tmp_path_factory, counts):
     _, _, truths = write_example(path, counts=tuple(counts))
     root = open_shard(path)
     assert [len(read_ground_truth(root, j).positions) for j in range(len(counts))] == counts
+
+
+def test_a_store_with_an_unwritten_structure_is_never_completed(tmp_path):
+    waves = make_waves(2)
+    with pytest.raises(StoreError, match=r"structures \[1\] were never written"):
+        with store.ShardWriter(tmp_path / "s.zarr", template=waves, n_classes=1) as writer:
+            writer.write(0, waves.array[0], np.zeros((1, *waves.gpts), np.float32))
+            writer.close(ground_truth=make_truths([1, 1]), indices=[0, 1], attrs={})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writing_a_structure_of_the_wrong_shape_names_the_store(tmp_path):
+    waves = make_waves(1)
+    with store.ShardWriter(tmp_path / "s.zarr", template=waves, n_classes=1) as writer:
+        with pytest.raises(StoreError, match=r"s\.zarr: structure 0 has an exit wave of shape \(3, 3\)"):
+            writer.write(0, np.zeros((3, 3), np.complex64), np.zeros((1, 3, 3), np.float32))

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .config import config_hash
 from .labels import assign_classes, class_names, gaussian_label_maps
-from .simulate import simulate_exit_waves
+from .simulate import iter_exit_waves, shard_template
 from .splits import shard_indices
-from .store import GroundTruth, write_shard
+from .store import GroundTruth, ShardWriter
 from .structures.build import read_structures
 from .structures.columns import column_ground_truth
 
@@ -81,30 +81,34 @@ def build_shard(
     """
     indices = list(shard_indices(system["splits"][split], system["shard_size"], shard))
     structures = read_structures(structures_path, indices)
+    energy, simulation, labels = system["energy"], system["simulation"], system["labels"]
     log.info("%s/%s shard %d: simulating %d structures on %s", name, split, shard, len(indices), device)
-    waves = simulate_exit_waves(
-        structures, energy=system["energy"], simulation=system["simulation"], device=device,
-        threads=threads, indices=indices, progress=progress,
+    template = shard_template(structures, energy=energy, simulation=simulation, indices=indices)
+    names = class_names(labels)
+    truths = [ground_truth_of(atoms, labels) for atoms in structures]
+    render = partial(
+        gaussian_label_maps, n_classes=len(names), gpts=template.gpts, sampling=template.sampling, sigma=labels["sigma"]
     )
-    labels_config = system["labels"]
-    names = class_names(labels_config)
-    truths = [ground_truth_of(atoms, labels_config) for atoms in structures]
-    labels = np.stack([
-        gaussian_label_maps(
-            truth.positions, truth.classes, n_classes=len(names), gpts=waves.gpts,
-            sampling=waves.sampling, sigma=labels_config["sigma"],
-        )
-        for truth in truths
-    ])
     attrs = {
         "system": name,
         "split": split,
         "shard": shard,
         "seed": system["seed"],
         "class_names": names,
-        "label_sigma": labels_config["sigma"],
+        "label_sigma": labels["sigma"],
         "config_hash": config_hash(system),
         "device": device,
-        "simulation": dict(system["simulation"]),
+        "simulation": dict(simulation),
     }
-    return write_shard(store_path, waves=waves, labels=labels, ground_truth=truths, indices=indices, attrs=attrs)
+    # Label maps render in their own thread and each exit wave is stored as soon as it
+    # is done, so both overlap the multislice of the next structures.
+    with ThreadPoolExecutor(max_workers=1) as label_thread, ShardWriter(
+        store_path, template=template, n_classes=len(names)
+    ) as writer:
+        maps = label_thread.map(lambda truth: render(truth.positions, truth.classes), truths)
+        waves = iter_exit_waves(
+            structures, energy=energy, simulation=simulation, device=device, threads=threads, progress=progress
+        )
+        for j, (wave, label_maps) in enumerate(zip(waves, maps, strict=True)):
+            writer.write(j, wave, label_maps)
+        return writer.close(ground_truth=truths, indices=indices, attrs=attrs)

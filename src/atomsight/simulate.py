@@ -8,11 +8,13 @@ so that vacuum has |psi|^2 = 1.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import abtem
+import dask.array as da
 import numpy as np
 from abtem.core.axes import OrdinalAxis
 from ase import Atoms
@@ -72,9 +74,104 @@ def exit_wave(atoms: Atoms, *, energy: float, simulation: Mapping[str, Any], dev
     return wave.downsample(gpts=gpts)
 
 
-def _compute_on_host(wave: abtem.Waves) -> np.ndarray:
-    """Compute one lazy wave in this thread and return it as a NumPy array."""
-    return wave.compute(scheduler="synchronous", progress_bar=False).to_cpu().array
+def _simulate_on_host(atoms: Atoms, *, energy: float, simulation: Mapping[str, Any], device: str) -> np.ndarray:
+    """Build and compute one exit wave in this thread; return it as a complex64 NumPy array."""
+    wave = exit_wave(atoms, energy=energy, simulation=simulation, device=device)
+    return wave.compute(scheduler="synchronous", progress_bar=False).to_cpu().array.astype(np.complex64, copy=False)
+
+
+def _check_shard(structures: Sequence[Atoms], indices: Sequence[int] | None) -> list[int]:
+    """Check that structures share a lateral cell; return their indices (0..n-1 by default)."""
+    if not structures:
+        raise ValueError("no structures to simulate")
+    cells = {tuple(np.round(atoms.cell.lengths()[:2], 6)) for atoms in structures}
+    if len(cells) != 1:
+        raise ValueError(f"structures of one shard must share a lateral cell, got cells {sorted(cells)}")
+    indices = list(range(len(structures))) if indices is None else [int(i) for i in indices]
+    if len(indices) != len(structures):
+        raise ValueError(f"got {len(indices)} indices for {len(structures)} structures")
+    return indices
+
+
+def with_structure_axis(array: np.ndarray | da.Array, template: abtem.Waves, indices: Sequence[int]) -> abtem.Waves:
+    """Wrap exit waves of shape (s, nx, ny) as abTEM Waves with a "structure" axis.
+
+    Parameters
+    ----------
+    array : numpy.ndarray or dask.array.Array
+        The exit waves, one per structure.
+    template : abtem.Waves
+        One structure's (lazy) exit wave: energy, sampling and metadata.
+    indices : sequence of int
+        Split-wide index of each structure, the coordinates of the axis.
+
+    Returns
+    -------
+    abtem.Waves
+        The waves with their leading ensemble axis.
+    """
+    return abtem.Waves(
+        array,
+        energy=template.energy,
+        sampling=template.sampling,
+        ensemble_axes_metadata=[OrdinalAxis(label="structure", values=tuple(indices))],
+        metadata=dict(template.metadata),
+    )
+
+
+def shard_template(
+    structures: Sequence[Atoms], *, energy: float, simulation: Mapping[str, Any], indices: Sequence[int] | None = None
+) -> abtem.Waves:
+    """Return lazy, never-computed Waves with the grid and metadata of a shard's exit waves.
+
+    Parameters are those of :func:`simulate_exit_waves`.
+    """
+    indices = _check_shard(structures, indices)
+    first = exit_wave(structures[0], energy=energy, simulation=simulation, device="cpu")
+    zeros = da.zeros((len(indices), *first.gpts), dtype=np.complex64, chunks=(1, *first.gpts))
+    return with_structure_axis(zeros, first, indices)
+
+
+def iter_exit_waves(
+    structures: Sequence[Atoms],
+    *,
+    energy: float,
+    simulation: Mapping[str, Any],
+    device: str = "cpu",
+    threads: int = 1,
+    progress: bool = True,
+) -> Iterator[np.ndarray]:
+    """Simulate exit waves concurrently and yield them in order, as they are done.
+
+    Structures are simulated in ``threads`` threads (abTEM's FFTs and numba kernels
+    release the GIL), each one start to finish in its own thread, so the caller can
+    store one wave while the next ones are computed.
+
+    Parameters
+    ----------
+    structures : sequence of ase.Atoms
+        Structures with identical lateral cells.
+    energy : float
+        Electron energy [eV].
+    simulation : mapping
+        The system's validated ``simulation`` section.
+    device : {"cpu", "gpu"}
+        Array device of abTEM (already resolved, see :func:`atomsight.device.resolve_device`).
+    threads : int
+        Structures simulated at once.
+    progress : bool
+        Show a progress bar.
+
+    Yields
+    ------
+    numpy.ndarray
+        complex64 exit wave (nx, ny) on the storage grid, one per structure.
+    """
+    _check_shard(structures, None)
+    simulate = partial(_simulate_on_host, energy=energy, simulation=simulation, device=device)
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        results = pool.map(simulate, structures)
+        yield from tqdm(results, total=len(structures), desc="exit waves", unit="wave", disable=not progress)
 
 
 def simulate_exit_waves(
@@ -89,26 +186,13 @@ def simulate_exit_waves(
 ) -> abtem.Waves:
     """Simulate the exit waves of several structures that share one cell.
 
-    Structures are simulated concurrently in ``threads`` threads (abTEM's FFTs and
-    numba kernels release the GIL), each one start to finish in its own thread.
-
     Parameters
     ----------
-    structures : sequence of ase.Atoms
-        Structures with identical lateral cells.
-    energy : float
-        Electron energy [eV].
-    simulation : mapping
-        The system's validated ``simulation`` section.
-    device : {"cpu", "gpu"}
-        Array device of abTEM (already resolved, see :func:`atomsight.device.resolve_device`).
-    threads : int
-        Structures simulated at once.
+    structures, energy, simulation, device, threads, progress
+        As for :func:`iter_exit_waves`.
     indices : sequence of int, optional
         Split-wide index of each structure, recorded on the structure axis;
         ``0..n-1`` by default.
-    progress : bool
-        Show a progress bar.
 
     Returns
     -------
@@ -116,24 +200,8 @@ def simulate_exit_waves(
         Computed (NumPy) exit waves with a leading "structure" ensemble axis, on the
         storage grid.
     """
-    if not structures:
-        raise ValueError("no structures to simulate")
-    cells = {tuple(np.round(atoms.cell.lengths()[:2], 6)) for atoms in structures}
-    if len(cells) != 1:
-        raise ValueError(f"structures of one shard must share a lateral cell, got cells {sorted(cells)}")
-    indices = list(range(len(structures))) if indices is None else list(indices)
-    if len(indices) != len(structures):
-        raise ValueError(f"got {len(indices)} indices for {len(structures)} structures")
-    waves = [exit_wave(atoms, energy=energy, simulation=simulation, device=device) for atoms in structures]
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        arrays = list(
-            tqdm(pool.map(_compute_on_host, waves), total=len(waves), desc="exit waves", unit="wave", disable=not progress)
-        )
-    template = waves[0]
-    return abtem.Waves(
-        np.stack(arrays).astype(np.complex64, copy=False),
-        energy=energy,
-        sampling=template.sampling,
-        ensemble_axes_metadata=[OrdinalAxis(label="structure", values=tuple(int(i) for i in indices))],
-        metadata=dict(template.metadata),
-    )
+    indices = _check_shard(structures, indices)
+    arrays = list(iter_exit_waves(structures, energy=energy, simulation=simulation, device=device,
+                                  threads=threads, progress=progress))
+    template = exit_wave(structures[0], energy=energy, simulation=simulation, device="cpu")
+    return with_structure_axis(np.stack(arrays), template, indices)

@@ -15,7 +15,7 @@ indexed [x, y] like abTEM's, one structure per chunk)::
 
 Root attribute ``atomsight`` records sampling, extent, energy, class names, seeds,
 the configuration hash and package versions. Stores are written under a temporary
-name and renamed when complete, so a killed job never leaves a store that looks
+name, structure by structure, and renamed when complete, so a killed job never leaves a store that looks
 complete.
 """
 
@@ -38,7 +38,8 @@ RAGGED = ("positions", "heights", "classes")
 REQUIRED = (WAVES, "labels", "index", "offsets", *RAGGED)
 ATTRS_KEY = "atomsight"
 FORMAT_VERSION = 1
-COMPRESSORS = {"name": "blosc", "configuration": {"cname": "zstd", "clevel": 4, "shuffle": "bitshuffle"}}
+COMPRESSORS = {"name": "blosc", "configuration": {"cname": "lz4", "clevel": 5, "shuffle": "bitshuffle"}}
+"""Fast compression: zstd saves 3% more space on exit waves at twice the time (BENCHMARKS.md)."""
 VERSIONED_PACKAGES = ("atomsight", "abtem", "ase", "numpy", "zarr")
 
 
@@ -90,6 +91,102 @@ def _abtem_metadata(waves: abtem.Waves) -> dict[str, Any]:
     return _encode_tuples(metadata)
 
 
+class ShardWriter:
+    """Write a shard store structure by structure; the store appears only when complete.
+
+    Arrays go to a temporary store beside ``path``; :meth:`close` adds the ragged
+    ground-truth table and the attributes, then renames it to ``path``. Leaving the
+    ``with`` block through an exception (or a killed job) leaves no store at ``path``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The store, e.g. ``results/exitwaves/graphene/train/shard-000.zarr``.
+    template : abtem.Waves
+        Exit waves (lazy is fine, nothing is computed) with one leading structure axis,
+        shape (s, nx, ny): the grid, energy and abTEM metadata of the store.
+    n_classes : int
+        Number of label maps per structure.
+    """
+
+    def __init__(self, path: str | Path, *, template: abtem.Waves, n_classes: int) -> None:
+        self.path = Path(path)
+        self.template = template
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        n, nx, ny = template.shape
+        self.root = zarr.open_group(self.tmp, mode="w")
+        self.waves = self.root.create_array(
+            WAVES, shape=(n, nx, ny), dtype=np.complex64, chunks=(1, nx, ny), fill_value=0,
+            dimension_names=("structure", "x", "y"), compressors=COMPRESSORS,
+            attributes={"description": "exit waves, |psi|^2 = 1 in vacuum"},
+        )
+        self.labels = self.root.create_array(
+            "labels", shape=(n, n_classes, nx, ny), dtype=np.float32, chunks=(1, n_classes, nx, ny),
+            fill_value=0, dimension_names=("structure", "class", "x", "y"), compressors=COMPRESSORS,
+            attributes={"description": "Gaussian label maps of the non-background classes"},
+        )
+        self.written = np.zeros(n, bool)
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write(self, structure: int, wave: np.ndarray, labels: np.ndarray) -> None:
+        """Write the exit wave (nx, ny) and label maps (n_classes, nx, ny) of one structure."""
+        if wave.shape != self.waves.shape[1:] or labels.shape != self.labels.shape[1:]:
+            raise StoreError(
+                f"{self.path}: structure {structure} has an exit wave of shape {wave.shape} and labels of shape"
+                f" {labels.shape}; expected {self.waves.shape[1:]} and {self.labels.shape[1:]}"
+            )
+        self.waves[structure] = wave
+        self.labels[structure] = labels
+        self.written[structure] = True
+
+    def close(self, *, ground_truth: Sequence[GroundTruth], indices: Sequence[int], attrs: Mapping[str, Any]) -> Path:
+        """Add the ground truth and attributes, then move the complete store to its path.
+
+        Parameters
+        ----------
+        ground_truth : sequence of GroundTruth
+            The atoms or columns of each structure.
+        indices : sequence of int
+            Split-wide index of each structure.
+        attrs : mapping
+            Descriptive attributes (system, split, class names, seeds, ...), stored
+            under the root attribute ``atomsight`` together with sampling, extent,
+            energy and package versions.
+
+        Returns
+        -------
+        pathlib.Path
+            The path of the completed store.
+        """
+        n = len(self.written)
+        if not self.written.all():
+            raise StoreError(f"{self.path}: structures {np.flatnonzero(~self.written).tolist()} were never written")
+        if len(ground_truth) != n or len(indices) != n:
+            raise StoreError(f"{self.path}: got ground truth of {len(ground_truth)} and {len(indices)} indices for {n} structures")
+        _write_ground_truth(self.root, ground_truth, indices)
+        waves = self.template
+        self.root.attrs["metadata0"] = _abtem_metadata(waves)
+        self.root.attrs[ATTRS_KEY] = {
+            "format_version": FORMAT_VERSION,
+            "sampling": [float(s) for s in waves.sampling],
+            "extent": [float(e) for e in waves.extent],
+            "gpts": [int(g) for g in waves.gpts],
+            "energy": float(waves.energy),
+            "versions": package_versions(),
+            **attrs,
+        }
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        os.replace(self.tmp, self.path)
+        return self.path
+
+
 def write_shard(
     path: str | Path,
     *,
@@ -99,24 +196,18 @@ def write_shard(
     indices: Sequence[int],
     attrs: Mapping[str, Any],
 ) -> Path:
-    """Write one shard store atomically.
+    """Write one shard store at once, atomically (see :class:`ShardWriter`).
 
     Parameters
     ----------
     path : str or pathlib.Path
-        The store, e.g. ``results/exitwaves/graphene/train/shard-000.zarr``.
+        The store.
     waves : abtem.Waves
         Computed exit waves with one leading structure axis, shape (s, nx, ny).
     labels : numpy.ndarray
         Label maps, shape (s, n_classes, nx, ny).
-    ground_truth : sequence of GroundTruth
-        The atoms or columns of each structure.
-    indices : sequence of int
-        Split-wide index of each structure.
-    attrs : mapping
-        Descriptive attributes (system, split, class names, seeds, ...), stored
-        under the root attribute ``atomsight`` together with sampling, extent,
-        energy and package versions.
+    ground_truth, indices, attrs
+        As for :meth:`ShardWriter.close`.
 
     Returns
     -------
@@ -125,56 +216,16 @@ def write_shard(
     """
     path = Path(path)
     array = np.asarray(waves.array)
-    n = len(indices)
-    if array.ndim != 3 or array.shape[0] != n:
-        raise StoreError(f"{path}: expected exit waves of shape ({n}, nx, ny), got {array.shape}")
-    if labels.shape[0] != n or labels.shape[2:] != array.shape[1:]:
+    if array.ndim != 3 or labels.ndim != 4 or labels.shape[0] != array.shape[0]:
         raise StoreError(f"{path}: label maps of shape {labels.shape} do not match exit waves {array.shape}")
-    if len(ground_truth) != n:
-        raise StoreError(f"{path}: got ground truth of {len(ground_truth)} structures for {n} exit waves")
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        root = zarr.open_group(tmp, mode="w")
-        _write_arrays(root, array, labels, ground_truth, indices)
-        root.attrs["metadata0"] = _abtem_metadata(waves)
-        root.attrs[ATTRS_KEY] = {
-            "format_version": FORMAT_VERSION,
-            "sampling": [float(s) for s in waves.sampling],
-            "extent": [float(e) for e in waves.extent],
-            "gpts": [int(g) for g in waves.gpts],
-            "energy": float(waves.energy),
-            "versions": package_versions(),
-            **attrs,
-        }
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    with ShardWriter(path, template=waves, n_classes=labels.shape[1]) as writer:
+        for j, (wave, maps) in enumerate(zip(array, labels)):
+            writer.write(j, wave, maps)
+        return writer.close(ground_truth=ground_truth, indices=indices, attrs=attrs)
 
 
-def _write_arrays(
-    root: zarr.Group,
-    waves: np.ndarray,
-    labels: np.ndarray,
-    ground_truth: Sequence[GroundTruth],
-    indices: Sequence[int],
-) -> None:
-    """Write the arrays of a shard into an open, empty group."""
-    n, nx, ny = waves.shape
-    root.create_array(
-        WAVES, data=waves.astype(np.complex64, copy=False), chunks=(1, nx, ny),
-        dimension_names=("structure", "x", "y"), compressors=COMPRESSORS,
-        attributes={"description": "exit waves, |psi|^2 = 1 in vacuum"},
-    )
-    root.create_array(
-        "labels", data=labels.astype(np.float32, copy=False), chunks=(1, *labels.shape[1:]),
-        dimension_names=("structure", "class", "x", "y"), compressors=COMPRESSORS,
-        attributes={"description": "Gaussian label maps of the non-background classes"},
-    )
+def _write_ground_truth(root: zarr.Group, ground_truth: Sequence[GroundTruth], indices: Sequence[int]) -> None:
+    """Write the ragged ground-truth table and the structure indices into an open group."""
     counts = [len(truth.positions) for truth in ground_truth]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     table = {
