@@ -5,7 +5,10 @@ from abtem import orthogonalize_cell
 from ase import Atoms
 from ase.build import graphene
 
+from atomsight.device import gpu_available
 from atomsight.simulate import exit_wave, simulate_exit_waves, storage_gpts
+
+DEVICES = ["cpu", pytest.param("gpu", marks=pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUDA GPU"))]
 
 SIMULATION = {
     "potential_sampling": 0.05,
@@ -31,17 +34,19 @@ def test_storage_grid_holds_whole_pixels():
     assert storage_gpts((12.0, 9.84), 0.12) == (100, 82)
 
 
-def test_vacuum_exit_wave_is_the_unit_plane_wave():
+@pytest.mark.parametrize("device", DEVICES)
+def test_vacuum_exit_wave_is_the_unit_plane_wave(device):
     empty = Atoms(cell=(6.0, 6.0, 2.0), pbc=True)
-    waves = simulate_exit_waves([empty], energy=80e3, simulation=SIMULATION, progress=False)
+    waves = simulate_exit_waves([empty], energy=80e3, simulation=SIMULATION, device=device, progress=False)
     np.testing.assert_allclose(waves.array, 1.0, atol=1e-5)
 
 
-def test_image_from_stored_wave_matches_image_from_full_wave():
+@pytest.mark.parametrize("device", DEVICES)
+def test_image_from_stored_wave_matches_image_from_full_wave(device):
     atoms = sheet()
     potential = abtem.Potential(atoms, sampling=0.05, slice_thickness=1.0, projection="infinite", parametrization="lobato")
-    full = abtem.PlaneWave(energy=80e3).multislice(potential).compute()
-    stored = exit_wave(atoms, energy=80e3, simulation=SIMULATION, device="cpu").compute()
+    full = abtem.PlaneWave(energy=80e3).multislice(potential).compute()  # the CPU reference
+    stored = exit_wave(atoms, energy=80e3, simulation=SIMULATION, device=device).compute().to_cpu()
     assert stored.sampling == pytest.approx((0.1, 0.1), rel=0.02)
     # An 80 mrad aperture (1.9 Å^-1 at 80 kV) keeps the image's band (3.8 Å^-1) below the
     # storage grid's Nyquist frequency (5 Å^-1), so both images are sampled exactly.
