@@ -85,6 +85,10 @@ def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[s
     return config
 
 
+def _is_range(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
+
+
 def _check_range(value: list[float], key: str, source: str) -> None:
     if value[0] > value[1]:
         raise ConfigError(f"{source}: {key}: range {value} has its lower bound above its upper bound")
@@ -107,8 +111,18 @@ def _check_consistency(config: dict[str, Any], source: str) -> None:
                 " abTEM's antialiasing aperture keeps 2/3 of the simulated band"
             )
         for key, value in system["structures"]["parameters"].items():
-            if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+            if _is_range(value):
                 _check_range(value, f"{prefix}.structures.parameters.{key}", source)
+        microscope = system["microscope"]
+        for key, value in {**microscope, **(microscope["mtf"] or {})}.items():
+            if _is_range(value):
+                _check_range(value, f"{prefix}.microscope.{key}", source)
+        if microscope["sampling"] * (1 - microscope["scale_jitter"]) < simulation["storage_sampling"] * 0.999:
+            raise ConfigError(
+                f"{source}: {prefix}.microscope.sampling: the finest image sampling"
+                f" {microscope['sampling'] * (1 - microscope['scale_jitter']):.4g} Å (sampling x (1 - scale_jitter))"
+                f" is finer than the stored exit waves' {simulation['storage_sampling']} Å"
+            )
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

@@ -1,0 +1,233 @@
+"""The tf.data pipeline: exit-wave stores in, a fresh random microscope for every image out.
+
+Each element e of a stream draws its microscope from the stateless seed (seed, e), so a
+given seed gives the same images whatever the parallelism. Stores are read once into
+band-limited spectra (small: ~0.1 MB per structure) and kept in memory when they fit;
+otherwise each element reads its structure from its store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .labels import class_names
+from .microscope import Microscope, MicroscopeSettings, draw
+from .spectra import band_frequencies, band_limited_spectra, label_band_limit
+from .store import StoreError, open_shard, shard_attrs
+
+log = logging.getLogger(__name__)
+
+VALIDATION_SEED = 2**31 - 1
+"""Seed of the fixed validation images (combined with the system's seed)."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The common grid of a split's stores: extent (x, y) [Å] and grid points (nx, ny)."""
+
+    extent: tuple[float, float]
+    gpts: tuple[int, int]
+
+
+class SpectraSource:
+    """Band-limited spectra of the exit waves and label maps of a split's shard stores.
+
+    Parameters
+    ----------
+    stores : sequence of path
+        The split's shard stores, in order.
+    system : mapping
+        The system's validated configuration section.
+
+    Raises
+    ------
+    StoreError
+        If a store is incomplete, its classes differ from the configuration's, its
+        grid differs from the other stores', or the training images would be larger
+        than its exit waves; the message names the store.
+    """
+
+    def __init__(self, stores: Sequence[str | Path], system: Mapping[str, Any]) -> None:
+        if not stores:
+            raise StoreError("no exit-wave stores were given")
+        self.settings = MicroscopeSettings.from_config(system["microscope"], system["energy"])
+        expected = class_names(system["labels"])
+        self.roots, self.grid = [], None
+        for path in stores:
+            root = open_shard(path)
+            attrs = shard_attrs(root)
+            if attrs["class_names"] != expected:
+                raise StoreError(
+                    f"{path}: store has the classes {attrs['class_names']} ({len(attrs['class_names'])}) but the"
+                    f" configuration asks for {expected} ({len(expected)}); simulate it again with this configuration"
+                )
+            grid = Grid(tuple(attrs["extent"]), tuple(attrs["gpts"]))
+            if self.grid is not None and not np.allclose(grid.extent, self.grid.extent):
+                raise StoreError(f"{path}: extent {grid.extent} Å differs from the other stores' {self.grid.extent} Å")
+            self.grid = grid
+            self._check_field_of_view(path)
+            self.roots.append(root)
+        self.locations = [(s, j) for s, root in enumerate(self.roots) for j in range(root["index"].shape[0])]
+        self.k_max = self.settings.band_limit()
+        self.label_k_max = label_band_limit(system["labels"]["sigma"])
+        self.wave_frequencies = band_frequencies(self.grid.gpts, self.grid.extent, self.k_max)
+        self.label_frequencies = band_frequencies(self.grid.gpts, self.grid.extent, self.label_k_max)
+        self.n_classes = len(expected)
+
+    def _check_field_of_view(self, path: str | Path) -> None:
+        view = self.settings.image_size * self.settings.sampling
+        if view > min(self.grid.extent) * (1 + 1e-6):
+            raise StoreError(
+                f"{path}: training images of {self.settings.image_size} pixels at {self.settings.sampling} Å/pixel"
+                f" ({view:.2f} Å) are larger than the store's exit waves ({self.grid.extent[0]:.2f} x"
+                f" {self.grid.extent[1]:.2f} Å); lower microscope.image_size or microscope.sampling"
+            )
+
+    def __len__(self) -> int:
+        return len(self.locations)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory that all spectra of the split take [bytes]."""
+        wave = np.prod([len(k) for k in self.wave_frequencies])
+        label = self.n_classes * np.prod([len(k) for k in self.label_frequencies])
+        return int(len(self) * (wave + label) * np.dtype(np.complex64).itemsize)
+
+    def microscope(self) -> Microscope:
+        """The microscope that turns this source's spectra into images."""
+        return Microscope(
+            self.settings, wave_frequencies=self.wave_frequencies, label_frequencies=self.label_frequencies,
+            extent=self.grid.extent,
+        )
+
+    def read(self, structure: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return the wave spectrum (Kx, Ky) and label spectra (C, Lx, Ly) of one structure of the split."""
+        store, j = self.locations[structure]
+        root = self.roots[store]
+        wave, _ = band_limited_spectra(root["array0"][j], self.grid.extent, self.k_max)
+        labels, _ = band_limited_spectra(root["labels"][j], self.grid.extent, self.label_k_max)
+        return wave, labels
+
+    def read_all(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the spectra of every structure, stacked: (n, Kx, Ky) and (n, C, Lx, Ly)."""
+        waves, labels = zip(*(self.read(i) for i in range(len(self))))
+        return np.stack(waves), np.stack(labels)
+
+    def lookup(self, cache_limit_mb: float) -> tf.types.experimental.GenericFunction:
+        """Return a function from a structure index to its (wave, label) spectra tensors.
+
+        All spectra are loaded into memory when they need less than ``cache_limit_mb``;
+        otherwise every call reads its structure from its store.
+        """
+        if self.nbytes <= cache_limit_mb * 1e6:
+            log.info("keeping the spectra of %d structures in memory (%.1f MB)", len(self), self.nbytes / 1e6)
+            waves, labels = (tf.constant(a) for a in self.read_all())
+            return lambda index: (tf.gather(waves, index), tf.gather(labels, index))
+        log.info("reading %d structures from their stores as needed (%.0f MB)", len(self), self.nbytes / 1e6)
+        shapes = ((len(self.wave_frequencies[0]), len(self.wave_frequencies[1])),
+                  (self.n_classes, len(self.label_frequencies[0]), len(self.label_frequencies[1])))
+
+        def read(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            wave, labels = tf.numpy_function(lambda i: self.read(int(i)), [index], [tf.complex64, tf.complex64])
+            return tf.ensure_shape(wave, shapes[0]), tf.ensure_shape(labels, shapes[1])
+
+        return read
+
+
+def _elements(
+    source: SpectraSource, structures: tf.data.Dataset, seed: int, cache_limit_mb: float
+) -> tf.data.Dataset:
+    """Map (element index, structure index) pairs to (spectra, label spectra, microscope parameters)."""
+    lookup = source.lookup(cache_limit_mb)
+    extent = tf.constant(source.grid.extent, tf.float32)
+    settings = source.settings
+
+    def element(index: tf.Tensor, structure: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+        wave, labels = lookup(structure)
+        params = draw(tf.stack([tf.constant(seed, tf.int64), index]), settings, extent)
+        return wave, labels, params
+
+    return structures.map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _render(dataset: tf.data.Dataset, microscope: Microscope, batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
+    """Batch elements and render them through the microscope, in parallel, in order."""
+    return (
+        dataset.batch(batch_size, drop_remainder=drop_remainder)
+        .map(microscope, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def training_dataset(
+    stores: Sequence[str | Path], system: Mapping[str, Any], *, seed: int, batch_size: int
+) -> tf.data.Dataset:
+    """Return the endless stream of training batches (images, labels) of a split.
+
+    Structures are shuffled anew every pass (seeded), and element e of the stream draws
+    its microscope from the seed (seed, e).
+
+    Parameters
+    ----------
+    stores : sequence of path
+        The training split's shard stores.
+    system : mapping
+        The system's validated configuration section.
+    seed : int
+        Seed of the stream.
+    batch_size : int
+        Images per batch.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Batches of images (B, M, M, F) float32 and labels (B, M, M, 1 + C) float32.
+    """
+    source = SpectraSource(stores, system)
+    structures = (
+        tf.data.Dataset.range(len(source))
+        .shuffle(len(source), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .enumerate()
+    )
+    elements = _elements(source, structures, seed, system["microscope"]["cache_limit_mb"])
+    return _render(elements, source.microscope(), batch_size, drop_remainder=True)
+
+
+def validation_dataset(
+    stores: Sequence[str | Path], system: Mapping[str, Any], *, count: int, batch_size: int
+) -> tf.data.Dataset:
+    """Return a fixed set of ``count`` validation batches' worth of images from the held-out split.
+
+    The held-out structures are taken in order (cycling when ``count`` exceeds them),
+    each with a microscope drawn from a fixed seed, and the images are cached after
+    their first pass, so every epoch validates on identical images.
+
+    Parameters
+    ----------
+    stores : sequence of path
+        The ``test`` split's shard stores.
+    system : mapping
+        The system's validated configuration section.
+    count : int
+        Number of validation images.
+    batch_size : int
+        Images per batch.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Batches of (images, labels), the last one possibly smaller.
+    """
+    source = SpectraSource(stores, system)
+    seed = VALIDATION_SEED - system["seed"]
+    structures = tf.data.Dataset.range(count).map(lambda e: (e, e % len(source)))
+    elements = _elements(source, structures, seed, system["microscope"]["cache_limit_mb"])
+    return _render(elements, source.microscope(), batch_size, drop_remainder=False).cache()
