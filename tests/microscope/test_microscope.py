@@ -1,0 +1,85 @@
+"""The whole chain: labels follow the image through scale, shift and symmetry; parameters are drawn as configured."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from ase import Atoms
+
+from atomsight.labels import gaussian_label_maps
+from atomsight.microscope import MicroscopeSettings, draw, fixed_parameters, stack_parameters
+from atomsight.simulate import exit_wave
+
+ATOM = (3.1, 7.9)  # an asymmetric place, so every symmetry moves it somewhere else
+
+
+@pytest.fixture(scope="module")
+def single_atom(make_microscope):
+    simulation = {"potential_sampling": 0.05, "storage_sampling": 0.1, "slice_thickness": 2.0,
+                  "projection": "infinite", "parametrization": "lobato"}
+    atoms = Atoms("Au", positions=[[*ATOM, 1.0]], cell=[12.8, 12.8, 2.0], pbc=True)
+    wave = exit_wave(atoms, energy=300e3, simulation=simulation, device="cpu").compute()
+    labels = gaussian_label_maps(np.array([ATOM]), np.array([0]), n_classes=1, gpts=wave.gpts,
+                                 sampling=wave.sampling, sigma=1.0)
+    return make_microscope(wave, labels, sampling=0.112, image_size=96)
+
+
+def peak(array):
+    return np.array(np.unravel_index(np.argmax(array), array.shape))
+
+
+@pytest.mark.parametrize("transform", range(8))
+def test_label_peak_stays_on_the_atom_under_every_symmetry_scale_and_shift(single_atom, transform):
+    microscope, spectra, label_spectra = single_atom
+    params = stack_parameters([fixed_parameters(microscope.settings, defocus=-20.0, Cs=-15e4, focal_spread=20.0,
+                                                sampling=0.112, shift_x=0.75, shift_y=-1.3, dihedral=transform)])
+    images, labels = microscope(tf.constant(spectra), tf.constant(label_spectra), params)
+    image, label = images.numpy()[0, :, :, 0], labels.numpy()[0, :, :, 1]
+    atom_pixel = peak(np.abs(image - 1))
+    assert np.linalg.norm(atom_pixel - peak(label)) <= 1.0  # within a pixel (0.11 Å)
+    expected = (np.array(ATOM) - (0.75, -1.3)) / 0.112  # where the atom lies before the symmetry
+    untransformed = peak(microscope.labels(tf.constant(label_spectra), params).numpy()[0, :, :, 1])
+    assert np.linalg.norm(untransformed - expected) <= 1.0
+    if transform:
+        assert np.linalg.norm(peak(label) - untransformed) > 5
+
+
+def test_labels_are_probabilities_with_background_first(single_atom):
+    microscope, _, label_spectra = single_atom
+    params = stack_parameters([fixed_parameters(microscope.settings, sampling=0.112)])
+    labels = microscope.labels(tf.constant(label_spectra), params).numpy()[0]
+    assert labels.min() >= 0 and labels.max() <= 1
+    np.testing.assert_allclose(labels.sum(-1), 1.0, atol=1e-5)
+    assert labels[..., 1].max() == pytest.approx(1.0, abs=0.02)  # the Gaussian's amplitude
+    assert labels[..., 0].min() == pytest.approx(0.0, abs=0.02)
+
+
+def test_parameters_fall_in_their_ranges_and_dose_is_log_uniform(config_of):
+    settings = MicroscopeSettings.from_config(config_of(), 80e3)
+    draws = stack_parameters([draw(tf.constant([7, i], tf.int64), settings, tf.constant([43.2, 43.2])) for i in range(2000)])
+    for name in ("defocus", "Cs", "C5", "astigmatism", "focal_spread", "blur", "mtf_c1", "mtf_c2", "mtf_c3"):
+        low, high = settings.ranges[name]
+        values = draws[name].numpy()
+        assert values.min() >= low and values.max() <= high
+        # Uniform: the mean of 2000 draws lies within 4 standard errors of the centre.
+        assert abs(values.mean() - (low + high) / 2) < 4 * (high - low) / np.sqrt(12 * 2000)
+    log_dose = np.log10(draws["dose"].numpy())
+    assert abs(log_dose.mean() - 2.5) < 4 * 3 / np.sqrt(12 * 2000)  # log-uniform on 10^1 .. 10^4
+    sampling = draws["sampling"].numpy()
+    assert sampling.min() >= 0.12 * 0.9 - 1e-6 and sampling.max() <= 0.12 * 1.1 + 1e-6
+    assert sorted(np.unique(draws["dihedral"].numpy())) == list(range(8))
+
+
+def test_the_same_seed_draws_the_same_microscope(config_of):
+    settings = MicroscopeSettings.from_config(config_of(), 80e3)
+    a, b, c = (draw(tf.constant(seed, tf.int64), settings, tf.constant([10.0, 10.0])) for seed in ([1, 5], [1, 5], [1, 6]))
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["defocus"], c["defocus"])
+
+
+def test_band_limit_follows_envelope_aperture_and_sampling(config_of):
+    settings = MicroscopeSettings.from_config(config_of(), 80e3)
+    # exp(-(pi lambda 20 k^2 / 2)^2) = 1e-4 at 80 kV (lambda = 0.04176 Å)
+    assert settings.band_limit() == pytest.approx(np.sqrt(2 * np.sqrt(np.log(1e4)) / (np.pi * 0.041757 * 20)), rel=1e-3)
+    assert MicroscopeSettings.from_config(config_of(aperture=20.0), 80e3).band_limit() == pytest.approx(20e-3 / 0.041757, rel=1e-3)
+    coarse = MicroscopeSettings.from_config(config_of(sampling=0.3, focal_spread=[0.0, 1.0]), 80e3)
+    assert coarse.band_limit() == pytest.approx(1 / (4 * 0.33))
