@@ -9,6 +9,7 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/structures.smk"
 include: "workflow/rules/simulation.smk"
+include: "workflow/rules/preview.smk"
 
 
 rule all:

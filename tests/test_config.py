@@ -97,3 +97,26 @@ def test_config_hash_tracks_every_value():
 
 def test_config_yaml_round_trips_through_yaml(repo_config):
     assert validate_config(yaml.safe_load(yaml.safe_dump(repo_config))) == repo_config
+
+
+def test_overlays_merge_like_snakemake_configfiles(tmp_path):
+    base, overlay = tmp_path / "base.yaml", tmp_path / "small.yaml"
+    base.write_text(yaml.safe_dump(_minimal()))
+    overlay.write_text("systems:\n  x:\n    splits: {train: 7}\n    microscope: {image_size: 64}\n")
+    config = load_config(base, overlay)
+    assert config["systems"]["x"]["splits"] == {"train": 7, "test": 50}
+    assert config["systems"]["x"]["microscope"]["image_size"] == 64
+    assert config["systems"]["x"]["energy"] == 80e3
+    overlay.write_text("systems:\n  x:\n    microscope: {image_size: 60}\n")
+    with pytest.raises(ConfigError, match=r"base\.yaml \+ .*small\.yaml: systems\.x\.microscope\.image_size: 60 is not a multiple of 8"):
+        load_config(base, overlay)
+
+
+def test_microscope_ranges_and_sampling_are_checked():
+    config = _minimal()
+    config["systems"]["x"]["microscope"] = {"defocus": [100, -100]}
+    with pytest.raises(ConfigError, match=r"systems\.x\.microscope\.defocus: range \[100, -100\]"):
+        validate_config(config)
+    config["systems"]["x"]["microscope"] = {"sampling": 0.1}
+    with pytest.raises(ConfigError, match=r"microscope\.sampling: the finest image sampling 0\.09 Å .* finer than"):
+        validate_config(config)

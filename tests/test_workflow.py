@@ -41,6 +41,7 @@ def test_every_shard_store_is_made(workdir):
         "results/exitwaves/graphene/train/shard-001.zarr",
     ]
     assert (workdir / "results" / "structures" / "graphene" / "train.extxyz").exists()
+    assert (workdir / "results" / "preview" / "gold.png").stat().st_size > 10_000
     assert not list(workdir.glob("results/**/.*tmp*"))
 
 

@@ -19,6 +19,14 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preview(args: argparse.Namespace) -> int:
+    from .preview import preview
+
+    out = preview([args.config, *args.configfile], args.system, results=args.results, out=args.out, count=args.count, seed=args.seed)
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``atomsight`` command."""
     parser = argparse.ArgumentParser(
@@ -32,6 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--out", type=Path, help="PNG to write (default: the store's path with .png)")
     inspect.add_argument("--count", type=int, default=4, help="structures to plot (default: 4)")
     inspect.set_defaults(run=_inspect)
+
+    preview = commands.add_parser("preview", help="write a PNG of training images with labels and drawn microscopes")
+    preview.add_argument("config", type=Path, help="the workflow configuration, e.g. config.yaml")
+    preview.add_argument("system", help="a system of the configuration, e.g. graphene")
+    preview.add_argument("--configfile", type=Path, action="append", default=[],
+                         help="a file merged over CONFIG, as with snakemake --configfile (repeatable)")
+    preview.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
+    preview.add_argument("--out", type=Path, help="PNG to write (default: RESULTS/preview/SYSTEM.png)")
+    preview.add_argument("--count", type=int, default=8, help="images to show (default: 8)")
+    preview.add_argument("--seed", type=int, default=0, help="seed of the drawn microscopes (default: 0)")
+    preview.set_defaults(run=_preview)
     return parser
 
 

@@ -125,13 +125,38 @@ def _check_consistency(config: dict[str, Any], source: str) -> None:
             )
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML configuration file, validate it and fill in defaults.
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the configuration: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+
+
+def merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``overlay`` into ``base`` in place, mappings key by key, everything else replaced.
+
+    This is how Snakemake combines ``--configfile`` files with the Snakefile's
+    ``configfile:``.
+    """
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def load_config(path: str | Path, *overlays: str | Path) -> dict[str, Any]:
+    """Read a YAML configuration file (and overlays merged over it), validate it and fill in defaults.
 
     Parameters
     ----------
     path : str or pathlib.Path
-        The YAML file.
+        The YAML file, e.g. ``config.yaml``.
+    *overlays : str or pathlib.Path
+        Files merged over it in order, like Snakemake's ``--configfile``.
 
     Returns
     -------
@@ -141,16 +166,16 @@ def load_config(path: str | Path) -> dict[str, Any]:
     Raises
     ------
     ConfigError
-        If the file cannot be read or parsed, or is invalid.
+        If a file cannot be read or parsed, or the result is invalid.
     """
-    path = Path(path)
-    try:
-        config = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read the configuration: {error.strerror}") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from error
-    return validate_config(config, source=str(path))
+    paths = [Path(p) for p in (path, *overlays)]
+    config = _read_yaml(paths[0])
+    for overlay in paths[1:]:
+        extra = _read_yaml(overlay)
+        if not isinstance(config, dict) or not isinstance(extra, dict):
+            raise ConfigError(f"{overlay}: expected a mapping at the top level")
+        merge(config, extra)
+    return validate_config(config, source=" + ".join(map(str, paths)))
 
 
 def system_config(config: Mapping[str, Any], system: str) -> dict[str, Any]:

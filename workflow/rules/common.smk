@@ -51,11 +51,12 @@ def shard_stores(system, split):
 
 
 def default_targets():
-    """What a bare `snakemake` builds: every shard of every target system."""
+    """What a bare `snakemake` builds: every shard and a preview of every target system."""
     systems = config["targets"] or SYSTEMS
-    return [
+    stores = [
         store
         for system in systems
         for split in SPLITS
         for store in shard_stores(system, split)
     ]
+    return stores + [f"{RESULTS}/preview/{system}.png" for system in systems]

@@ -93,11 +93,15 @@ class Microscope:
 
         The stored label maps go through the same pixel grid (scale and translation)
         as the images; the background is 1 minus the sum of the classes, clipped to
-        [0, 1].
+        [0, 1]. Where Gaussians of different classes overlap so that the classes sum
+        to more than 1 (neighbouring columns of different heights), the classes are
+        scaled to sum to 1, so every pixel is a probability distribution.
         """
         maps = tf.math.real(evaluate(label_spectra, *self._grid(params, self.label_kx, self.label_ky)))
         maps = tf.clip_by_value(tf.transpose(maps, (0, 2, 3, 1)), 0.0, 1.0)
-        background = tf.clip_by_value(1.0 - tf.reduce_sum(maps, axis=-1, keepdims=True), 0.0, 1.0)
+        total = tf.reduce_sum(maps, axis=-1, keepdims=True)
+        maps = maps / tf.maximum(total, 1.0)
+        background = tf.clip_by_value(1.0 - total, 0.0, 1.0)
         return tf.concat([background, maps], axis=-1)
 
     def __call__(

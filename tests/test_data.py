@@ -1,0 +1,124 @@
+"""The tf.data pipeline on tiny stores: shapes, reproducibility, independence of parallelism and batching."""
+
+import copy
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from atomsight.data import training_dataset, validation_dataset
+from atomsight.exitwaves import build_shard
+from atomsight.store import StoreError
+from atomsight.structures.build import generate_split, write_structures
+
+
+def make_stores(system, name, folder):
+    stores = {}
+    for split in ("train", "test"):
+        path = write_structures(generate_split(system, split, progress=False), folder / f"{split}.extxyz")
+        n_shards = -(-system["splits"][split] // system["shard_size"])
+        stores[split] = [
+            build_shard(system, name=name, split=split, shard=k, structures_path=path,
+                        store_path=folder / split / f"shard-{k:03d}.zarr", device="cpu", progress=False)
+            for k in range(n_shards)
+        ]
+    return stores
+
+
+@pytest.fixture(scope="module")
+def graphene(tiny_config, tmp_path_factory):
+    system = tiny_config["systems"]["graphene"]
+    return system, make_stores(system, "graphene", tmp_path_factory.mktemp("graphene"))
+
+
+@pytest.fixture(scope="module")
+def gold(tiny_config, tmp_path_factory):
+    system = tiny_config["systems"]["gold"]
+    return system, make_stores(system, "gold", tmp_path_factory.mktemp("gold"))
+
+
+def take(dataset, batches):
+    images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in dataset.take(batches)])
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def test_batches_have_the_configured_shapes(graphene, gold):
+    for (system, stores), channels, classes in [(graphene, 1, 2), (gold, 3, 4)]:
+        images, labels = take(training_dataset(stores["train"], system, seed=0, batch_size=2), 1)
+        size = system["microscope"]["image_size"]
+        assert images.shape == (2, size, size, channels) and labels.shape == (2, size, size, classes)
+        assert np.isfinite(images).all()
+        np.testing.assert_allclose(labels.sum(-1), 1.0, atol=1e-4)
+
+
+def test_the_same_seed_gives_the_same_images_and_another_seed_others(graphene):
+    system, stores = graphene
+    a = take(training_dataset(stores["train"], system, seed=3, batch_size=2), 3)
+    b = take(training_dataset(stores["train"], system, seed=3, batch_size=2), 3)
+    c = take(training_dataset(stores["train"], system, seed=4, batch_size=2), 3)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.allclose(a[0], c[0])
+
+
+def test_images_do_not_depend_on_parallelism_or_batching(graphene):
+    system, stores = graphene
+    reference = take(training_dataset(stores["train"], system, seed=5, batch_size=4), 1)[0]
+    serial = training_dataset(stores["train"], system, seed=5, batch_size=2)
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = 1
+    options.autotune.enabled = False
+    np.testing.assert_array_equal(take(serial.with_options(options), 2)[0], reference)
+
+
+def test_reading_from_the_stores_equals_reading_from_memory(graphene):
+    system, stores = graphene
+    lazy = copy.deepcopy(system)
+    lazy["microscope"]["cache_limit_mb"] = 0
+    in_memory = take(training_dataset(stores["train"], system, seed=6, batch_size=2), 2)[0]
+    from_stores = take(training_dataset(stores["train"], lazy, seed=6, batch_size=2), 2)[0]
+    np.testing.assert_allclose(from_stores, in_memory, atol=1e-5)
+
+
+def test_every_structure_is_seen_once_per_pass(graphene):
+    system, stores = graphene
+    # With noise, blur and symmetry off, images of one structure differ only by the microscope;
+    # the label maps of one pass must cover all three structures' atom counts.
+    quiet = copy.deepcopy(system)
+    quiet["microscope"].update(dose=None, augment=False, scale_jitter=0.0, blur=[0.0, 0.0])
+    _, labels = take(training_dataset(stores["train"], quiet, seed=1, batch_size=1), 3)
+    assert len({round(float(m[..., 1].sum()), 1) for m in labels}) == 3
+
+
+def test_validation_images_are_fixed(graphene):
+    system, stores = graphene
+    dataset = validation_dataset(stores["test"], system, count=5, batch_size=2)
+    first, second = take(dataset, 3), take(dataset, 3)
+    assert first[0].shape[0] == 5
+    np.testing.assert_array_equal(first[0], second[0])
+
+
+def test_a_store_without_labels_is_named(graphene, tmp_path):
+    system, stores = graphene
+    broken = tmp_path / "shard-000.zarr"
+    shutil.copytree(stores["train"][0], broken)
+    shutil.rmtree(broken / "labels")
+    with pytest.raises(StoreError, match=r"shard-000\.zarr: store lacks the arrays \['labels'\]"):
+        training_dataset([broken], system, seed=0, batch_size=1)
+
+
+def test_a_class_count_that_differs_from_the_configuration_is_named(graphene):
+    system, stores = graphene
+    other = copy.deepcopy(system)
+    other["labels"].update(classes="heights", max_height=3)
+    with pytest.raises(StoreError, match=r"shard-000\.zarr: store has the classes \['atom'\] \(1\) but the configuration"):
+        training_dataset(stores["train"], other, seed=0, batch_size=1)
+
+
+def test_images_larger_than_the_exit_waves_are_refused(graphene):
+    system, stores = graphene
+    other = copy.deepcopy(system)
+    other["microscope"]["image_size"] = 128
+    with pytest.raises(StoreError, match=r"shard-000\.zarr: training images of 128 pixels .* larger than the store's exit waves"):
+        training_dataset(stores["train"], other, seed=0, batch_size=1)

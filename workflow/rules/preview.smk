@@ -1,0 +1,19 @@
+rule preview_training_images:
+    input:
+        stores=lambda wildcards: shard_stores(wildcards.system, "train"),
+    output:
+        report(
+            f"{RESULTS}/preview/{{system}}.png",
+            caption="../report/preview.rst",
+            category="Training data",
+        ),
+    log:
+        f"{RESULTS}/logs/preview_training_images/{{system}}.log",
+    conda:
+        "../../envs/atomsight.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/preview_training_images.py"
