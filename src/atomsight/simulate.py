@@ -145,7 +145,8 @@ def iter_exit_waves(
 
     Structures are simulated in ``threads`` threads (abTEM's FFTs and numba kernels
     release the GIL), each one start to finish in its own thread, so the caller can
-    store one wave while the next ones are computed.
+    store one wave while the next ones are computed. FFTW plans are chosen by rule
+    (``FFTW_ESTIMATE``), not by timing, so the waves do not depend on the machine's load.
 
     Parameters
     ----------
@@ -169,7 +170,10 @@ def iter_exit_waves(
     """
     _check_shard(structures, None)
     simulate = partial(_simulate_on_host, energy=energy, simulation=simulation, device=device)
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+    # FFTW_MEASURE times candidate algorithms and may pick another one on a busier machine,
+    # which changes the last bits of the result; FFTW_ESTIMATE picks by rule, so exit waves
+    # are reproducible bit for bit, at the same speed here (BENCHMARKS.md).
+    with abtem.config.set({"fftw.planning_effort": "FFTW_ESTIMATE"}), ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         results = pool.map(simulate, structures)
         yield from tqdm(results, total=len(structures), desc="exit waves", unit="wave", disable=not progress)
 
