@@ -10,6 +10,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/structures.smk"
 include: "workflow/rules/simulation.smk"
 include: "workflow/rules/preview.smk"
+include: "workflow/rules/training.smk"
 
 
 rule all:

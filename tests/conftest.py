@@ -31,3 +31,28 @@ def tiny_config() -> dict:
 def tiny_system(tiny_config) -> dict:
     """A fresh copy of the tiny graphene system's section."""
     return copy.deepcopy(tiny_config["systems"]["graphene"])
+
+
+def _make_stores(system: dict, name: str, folder: Path) -> dict[str, list[Path]]:
+    from atomsight.exitwaves import build_shard
+    from atomsight.structures.build import generate_split, write_structures
+
+    stores = {}
+    for split in ("train", "test"):
+        path = write_structures(generate_split(system, split, progress=False), folder / f"{split}.extxyz")
+        n_shards = -(-system["splits"][split] // system["shard_size"])
+        stores[split] = [
+            build_shard(system, name=name, split=split, shard=k, structures_path=path,
+                        store_path=folder / split / f"shard-{k:03d}.zarr", device="cpu", progress=False)
+            for k in range(n_shards)
+        ]
+    return stores
+
+
+@pytest.fixture(scope="session")
+def tiny_stores(tiny_config, tmp_path_factory) -> dict[str, dict[str, list[Path]]]:
+    """Shard stores of both splits of the tiny graphene and gold systems: ``tiny_stores[system][split]``."""
+    return {
+        name: _make_stores(tiny_config["systems"][name], name, tmp_path_factory.mktemp(name))
+        for name in ("graphene", "gold")
+    }

@@ -8,34 +8,17 @@ import pytest
 import tensorflow as tf
 
 from atomsight.data import training_dataset, validation_dataset
-from atomsight.exitwaves import build_shard
 from atomsight.store import StoreError
-from atomsight.structures.build import generate_split, write_structures
-
-
-def make_stores(system, name, folder):
-    stores = {}
-    for split in ("train", "test"):
-        path = write_structures(generate_split(system, split, progress=False), folder / f"{split}.extxyz")
-        n_shards = -(-system["splits"][split] // system["shard_size"])
-        stores[split] = [
-            build_shard(system, name=name, split=split, shard=k, structures_path=path,
-                        store_path=folder / split / f"shard-{k:03d}.zarr", device="cpu", progress=False)
-            for k in range(n_shards)
-        ]
-    return stores
 
 
 @pytest.fixture(scope="module")
-def graphene(tiny_config, tmp_path_factory):
-    system = tiny_config["systems"]["graphene"]
-    return system, make_stores(system, "graphene", tmp_path_factory.mktemp("graphene"))
+def graphene(tiny_config, tiny_stores):
+    return tiny_config["systems"]["graphene"], tiny_stores["graphene"]
 
 
 @pytest.fixture(scope="module")
-def gold(tiny_config, tmp_path_factory):
-    system = tiny_config["systems"]["gold"]
-    return system, make_stores(system, "gold", tmp_path_factory.mktemp("gold"))
+def gold(tiny_config, tiny_stores):
+    return tiny_config["systems"]["gold"], tiny_stores["gold"]
 
 
 def take(dataset, batches):

@@ -27,6 +27,15 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from .predict import predict_images
+
+    for path in predict_images(args.model, args.images, sampling=args.sampling, out=args.out, tile=args.tile,
+                               overlap=args.overlap):
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``atomsight`` command."""
     parser = argparse.ArgumentParser(
@@ -51,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--count", type=int, default=8, help="images to show (default: 8)")
     preview.add_argument("--seed", type=int, default=0, help="seed of the drawn microscopes (default: 0)")
     preview.set_defaults(run=_preview)
+
+    predict = commands.add_parser("predict", help="find atoms or columns in images with an exported model")
+    predict.add_argument("model", type=Path, help="an exported model folder, e.g. results/models/graphene")
+    predict.add_argument("images", type=Path, nargs="+", help="images: .npy, .tif/.tiff or .png")
+    predict.add_argument("--sampling", type=float, required=True, help="sampling of the images [Å/pixel]")
+    predict.add_argument("--out", type=Path, required=True, help="folder of the results")
+    predict.add_argument("--tile", type=int, default=512, help="tile size for large images [pixels] (default: 512)")
+    predict.add_argument("--overlap", type=int, default=64, help="overlap of tiles [pixels] (default: 64)")
+    predict.set_defaults(run=_predict)
     return parser
 
 

@@ -51,12 +51,10 @@ def shard_stores(system, split):
 
 
 def default_targets():
-    """What a bare `snakemake` builds: every shard and a preview of every target system."""
+    """What a bare `snakemake` builds: the exported model and a preview of every target system."""
     systems = config["targets"] or SYSTEMS
-    stores = [
-        store
+    return [
+        target
         for system in systems
-        for split in SPLITS
-        for store in shard_stores(system, split)
+        for target in (f"{RESULTS}/models/{system}", f"{RESULTS}/preview/{system}.png")
     ]
-    return stores + [f"{RESULTS}/preview/{system}.png" for system in systems]

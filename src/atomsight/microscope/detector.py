@@ -12,11 +12,12 @@ from collections.abc import Callable
 import tensorflow as tf
 
 
-def _frequencies(height: int, width: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """Return the squared spatial frequencies [cycles/pixel] of an rfft2d grid, shape (H, W // 2 + 1)."""
-    index = tf.range(height, dtype=tf.float32)
-    qx = tf.where(index < (height + 1) // 2, index, index - height) / height  # numpy.fft.fftfreq order
-    qy = tf.range(width // 2 + 1, dtype=tf.float32) / width
+def _frequencies(height: tf.Tensor, width: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Return the spatial frequencies [cycles/pixel] along both axes of an rfft2d grid, (H, 1) and (1, W // 2 + 1)."""
+    height, width = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+    index = tf.range(height)
+    qx = tf.where(index < tf.math.floor((height + 1) / 2), index, index - height) / height  # numpy.fft.fftfreq order
+    qy = tf.range(tf.math.floor(width / 2) + 1) / width
     return qx[:, None], qy[None, :]
 
 
@@ -38,14 +39,14 @@ def fourier_filter(images: tf.Tensor, transfer: Callable[[tf.Tensor], tf.Tensor]
     tf.Tensor
         The filtered images, float32 (B, F, H, W).
     """
-    height, width = images.shape[-2], images.shape[-1]
-    pad_h, pad_w = min(pad, height - 1), min(pad, width - 1)
+    height, width = tf.shape(images)[-2], tf.shape(images)[-1]  # dynamic: any image size
+    pad_h, pad_w = tf.minimum(pad, height - 1), tf.minimum(pad, width - 1)
     padded = tf.pad(images, [[0, 0], [0, 0], [pad_h, pad_h], [pad_w, pad_w]], mode="REFLECT")
-    size = (height + 2 * pad_h, width + 2 * pad_w)
-    qx, qy = _frequencies(*size)
+    size = tf.stack([height + 2 * pad_h, width + 2 * pad_w])
+    qx, qy = _frequencies(size[0], size[1])
     spectrum = tf.signal.rfft2d(padded) * tf.cast(transfer(tf.sqrt(qx**2 + qy**2)), tf.complex64)
     filtered = tf.signal.irfft2d(spectrum, fft_length=size)
-    return filtered[:, :, pad_h : pad_h + height, pad_w : pad_w + width]
+    return tf.ensure_shape(filtered[:, :, pad_h : pad_h + height, pad_w : pad_w + width], images.shape)
 
 
 def gaussian_blur(images: tf.Tensor, sigma: tf.Tensor, pad: int) -> tf.Tensor:

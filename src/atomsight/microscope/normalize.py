@@ -19,17 +19,18 @@ EPSILON = 1e-6
 
 def _local_mean(images: tf.Tensor, sigma: float) -> tf.Tensor:
     """Gaussian-weighted local mean (window sigma [pixels]) of NHWC images, averaged over channels."""
-    height, width = images.shape[1], images.shape[2]
+    height, width = tf.shape(images)[1], tf.shape(images)[2]  # dynamic: any image size
     pool = max(1, int(sigma // 8))
     mean = tf.reduce_mean(images, axis=-1, keepdims=True)
-    small = tf.image.resize(mean, (math.ceil(height / pool), math.ceil(width / pool)), method="area")
+    small = tf.image.resize(mean, ((height + pool - 1) // pool, (width + pool - 1) // pool), method="area")
     small_sigma = sigma / pool
     filtered = fourier_filter(
         tf.transpose(small, (0, 3, 1, 2)),
         lambda q: tf.exp(-2 * math.pi**2 * small_sigma**2 * q**2),
         pad=math.ceil(3 * small_sigma),
     )
-    return tf.image.resize(tf.transpose(filtered, (0, 2, 3, 1)), (height, width), method="bilinear")
+    local = tf.image.resize(tf.transpose(filtered, (0, 2, 3, 1)), (height, width), method="bilinear")
+    return tf.ensure_shape(local, mean.shape)
 
 
 def local_normalize(images: tf.Tensor, sigma: float) -> tf.Tensor:

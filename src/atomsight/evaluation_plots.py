@@ -1,0 +1,64 @@
+"""Plots of an evaluation: F1 and position error against dose, count errors, detection overlays."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def plot_f1(results: Mapping[str, Any], out: str | Path) -> Path:
+    """Plot precision, recall and F1 (left) and the position RMSE (right) against dose."""
+    doses = [d["dose"] for d in results["doses"]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    for key in ("precision", "recall", "f1"):
+        left.semilogx(doses, [d[key] for d in results["doses"]], "o-", label=key)
+    left.set_ylim(0, 1.02)
+    left.set_ylabel("score")
+    left.legend()
+    right.semilogx(doses, [d["rmse"] if d["rmse"] is not None else np.nan for d in results["doses"]], "o-")
+    right.set_ylabel("position RMSE [Å]")
+    for ax in (left, right):
+        ax.set_xlabel("dose [e/Å²]")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"held-out structures, matches within {results['radius']} Å")
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_count_errors(results: Mapping[str, Any], out: str | Path) -> Path:
+    """Plot the fractions of columns miscounted by 1, 2 and 3 or more atoms against dose (paper Fig. 12)."""
+    doses = [d["dose"] for d in results["doses"]]
+    fig, ax = plt.subplots(figsize=(5, 3.8), constrained_layout=True)
+    for key, label in (("1", "off by 1"), ("2", "off by 2"), (">=3", "off by 3 or more")):
+        ax.semilogx(doses, [d["count_errors"][key] for d in results["doses"]], "o-", label=label)
+    ax.set_xlabel("dose [e/Å²]")
+    ax.set_ylabel("fraction of matched columns")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_overlays(overlays: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], out: str | Path, *, dose: float) -> Path:
+    """Show test images with the true positions (circles) and the detections (crosses)."""
+    count = max(1, len(overlays))
+    fig, axes = plt.subplots(1, count, figsize=(3.6 * count, 3.8), squeeze=False, constrained_layout=True)
+    for ax, (image, truth, found) in zip(axes[0], overlays):
+        ax.imshow(image[:, :, 0].T, origin="lower", cmap="gray")
+        ax.scatter(*truth.T, s=30, facecolors="none", edgecolors="tab:green", linewidths=0.8, label="true")
+        ax.scatter(*found.T, s=12, marker="x", color="tab:red", linewidths=0.8, label="detected")
+        ax.axis("off")
+    axes[0, 0].legend(loc="upper right", fontsize=7)
+    fig.suptitle(f"held-out images at {dose:g} e/Å²")
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return Path(out)

@@ -1,0 +1,137 @@
+"""Export a trained model for users: a SavedModel that takes raw images, the ``.keras`` file and a model card.
+
+``results/models/<system>/`` holds::
+
+    saved_model/   TensorFlow SavedModel with three endpoints on float32 (batch, H, W, channels):
+                   serve (raw images -> class probabilities; normalises itself),
+                   normalize (raw -> locally normalised) and probabilities (normalised -> probabilities)
+    model.keras    the Keras model (input: normalised images)
+    model.json     the model card: system, classes, training sampling [Å/pixel], energy [eV],
+                   input channels and defocus offsets [Å], normalisation window, configuration
+                   hash and evaluation summary
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from . import __version__
+from .config import config_hash
+from .labels import class_names
+from .microscope import local_normalize
+
+CARD = "model.json"
+
+
+def model_card(system: Mapping[str, Any], *, name: str, evaluation: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the model card of a system's trained model.
+
+    Parameters
+    ----------
+    system : mapping
+        The system's validated configuration section.
+    name : str
+        The system's name.
+    evaluation : mapping
+        The metrics written by :func:`atomsight.evaluate.evaluate`.
+
+    Returns
+    -------
+    dict
+        What a user (and ``atomsight predict``) needs to apply the model.
+    """
+    microscope = system["microscope"]
+    sigma = microscope["normalization_sigma"]
+    return {
+        "system": name,
+        "classes": ["background", *class_names(system["labels"])],
+        "label_classes": system["labels"]["classes"],
+        "sampling": microscope["sampling"],
+        "energy": system["energy"],
+        "input_channels": len(microscope["defocus_offsets"]),
+        "defocus_offsets": microscope["defocus_offsets"],
+        "normalization_sigma": sigma,
+        "normalization_sigma_pixels": None if sigma is None else sigma / microscope["sampling"],
+        "size_multiple": 2 ** (system["training"]["depth"] - 1),
+        "postprocess": {key: system["evaluation"][key] for key in ("threshold", "epsilon", "t")},
+        "config_hash": config_hash(system),
+        "atomsight_version": __version__,
+        "evaluation": [
+            {key: entry[key] for key in ("dose", "precision", "recall", "f1", "rmse")} for entry in evaluation["doses"]
+        ],
+    }
+
+
+def export(
+    system: Mapping[str, Any], *, name: str, model_path: str | Path, metrics_path: str | Path, out: str | Path
+) -> Path:
+    """Write the SavedModel, the ``.keras`` file and the model card into ``out``, atomically.
+
+    Parameters
+    ----------
+    system : mapping
+        The system's validated configuration section.
+    name : str
+        The system's name.
+    model_path : str or pathlib.Path
+        The trained ``.keras`` model.
+    metrics_path : str or pathlib.Path
+        The evaluation's ``metrics.json``.
+    out : str or pathlib.Path
+        The model folder, e.g. ``results/models/graphene``.
+
+    Returns
+    -------
+    pathlib.Path
+        The model folder.
+    """
+    out = Path(out)
+    model = keras.models.load_model(model_path)
+    card = model_card(system, name=name, evaluation=json.loads(Path(metrics_path).read_text()))
+    sigma = card["normalization_sigma_pixels"]
+    normalize = (lambda images: local_normalize(images, sigma)) if sigma else tf.identity
+    spec = [tf.TensorSpec((None, None, None, card["input_channels"]), tf.float32, name="images")]
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", lambda images: model(normalize(images), training=False), input_signature=spec)
+    archive.add_endpoint("normalize", normalize if sigma else (lambda images: images), input_signature=spec)
+    archive.add_endpoint("probabilities", lambda images: model(images, training=False), input_signature=spec)
+
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        archive.write_out(str(tmp / "saved_model"), verbose=False)
+        shutil.copy(model_path, tmp / "model.keras")
+        (tmp / CARD).write_text(json.dumps(card, indent=2).replace("NaN", "null"))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def load_exported(folder: str | Path) -> tuple[Any, dict[str, Any]]:
+    """Load an exported model folder: the SavedModel (with its three endpoints) and its card.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder lacks the SavedModel or the card.
+    """
+    folder = Path(folder)
+    for part in ("saved_model", CARD):
+        if not (folder / part).exists():
+            raise FileNotFoundError(f"{folder}: not an exported atomsight model (no {part}); expected the output of"
+                                    " snakemake results/models/<system>")
+    return tf.saved_model.load(str(folder / "saved_model")), json.loads((folder / CARD).read_text())

@@ -1,0 +1,180 @@
+"""Experimental images: read them from disk and resample them to the network's sampling.
+
+Pixel convention (the one of abTEM and of the training images): the centre of pixel
+``i`` lies at position ``i * sampling``, so pixel index 0 is the origin and positions
+are measured in pixels from the centre of the first pixel. Resampling by ``factor``
+puts pixel ``j`` of the result at input position ``j / factor``; a feature at input
+position ``p`` [pixels] is at ``p * factor`` in the resampled image, and a position
+``q`` found there maps back to ``q / factor`` in the input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import tifffile
+from scipy import ndimage
+from skimage.color import rgb2gray
+
+MIN_SIDE = 16
+"""Smallest accepted image side [pixels]."""
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    """Read every page of a TIFF, stacked as (pages, ...) if there are several."""
+    return tifffile.imread(path, key=slice(None))
+
+
+READERS = {".npy": np.load, ".tif": _read_tiff, ".tiff": _read_tiff, ".png": iio.imread}
+"""Reader of each supported file extension (lower case)."""
+
+COLOUR_FORMATS = {".png", ".tif", ".tiff"}
+"""Extensions whose (H, W, 2), (H, W, 3) and (H, W, 4) arrays are grey + alpha, RGB and RGBA images."""
+
+
+def read_image(path: str | Path, *, channels: int = 1) -> np.ndarray:
+    """Read an experimental image or focal series as float32 (H, W, C).
+
+    A 2D image becomes (H, W, 1). With ``channels == 1`` a colour PNG or TIFF,
+    (H, W, 3) or (H, W, 4), becomes its luminance (Rec. 709 weights of
+    ``skimage.color.rgb2gray``); an alpha band is dropped, also from grey + alpha
+    (H, W, 2). A focal series of ``channels`` images may be stored as (N, H, W),
+    such as the N pages of a TIFF, or as (H, W, N); it is returned as (H, W, N).
+    Values keep their units (no rescaling).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``.npy``, ``.tif``, ``.tiff`` or ``.png`` file.
+    channels : int, optional
+        Number of channels the model expects (images in the focal series), default 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 image, shape (H, W, channels).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the extension is not supported, the array does not hold ``channels``
+        images, a side is shorter than 16 pixels, a value is NaN or infinite, or an
+        image (a channel) is constant. The message names the file.
+    """
+    path = Path(path)
+    if channels < 1:
+        raise ValueError(f"{path}: channels must be at least 1, got {channels}")
+    suffix = path.suffix.lower()
+    if suffix not in READERS:
+        raise ValueError(f"{path}: unsupported extension {path.suffix!r}, expected one of {', '.join(READERS)}")
+    if not path.is_file():
+        raise FileNotFoundError(f"image file not found: {path}")
+    array = np.asarray(READERS[suffix](path))
+    if channels == 1 and suffix in COLOUR_FORMATS and array.ndim == 3 and array.shape[-1] in (2, 3, 4):
+        array = _luminance(array)
+    image = _channels_last(array, channels, path).astype(np.float32)
+    _check_values(image, path)
+    return image
+
+
+def _luminance(array: np.ndarray) -> np.ndarray:
+    """Return the grey level of a (H, W, 2) grey + alpha, (H, W, 3) RGB or (H, W, 4) RGBA image."""
+    if array.shape[-1] == 2:
+        return array[..., 0]
+    return rgb2gray(array[..., :3].astype(np.float64))
+
+
+def _channels_last(array: np.ndarray, channels: int, path: Path) -> np.ndarray:
+    """Return ``array`` as (H, W, channels): add the channel axis or move it last."""
+    if array.ndim == 2 and channels == 1:
+        return array[..., None]
+    if array.ndim == 3 and array.shape[-1] == channels:
+        return array
+    if array.ndim == 3 and array.shape[0] == channels:
+        return np.moveaxis(array, 0, -1)
+    expected = "(H, W)" if channels == 1 else f"({channels}, H, W) or (H, W, {channels})"
+    raise ValueError(f"{path}: found an array of shape {array.shape}, expected {channels} channel(s) as {expected}")
+
+
+def _check_values(image: np.ndarray, path: Path) -> None:
+    """Raise ValueError naming ``path`` if ``image`` is too small, not finite or has a constant channel."""
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise ValueError(f"{path}: image of {image.shape[0]} x {image.shape[1]} pixels, expected at least {MIN_SIDE} along each side")
+    if not np.isfinite(image).all():
+        raise ValueError(f"{path}: image holds NaN or infinite values, expected finite values only")
+    constant = np.flatnonzero(image.std(axis=(0, 1)) == 0)
+    if constant.size:
+        raise ValueError(f"{path}: image channel(s) {constant.tolist()} constant, expected varying intensities")
+
+
+def resample(image: np.ndarray, factor: float) -> np.ndarray:
+    """Resample an (H, W, C) image by ``factor`` with cubic splines, anti-aliased when shrinking.
+
+    The result has ``round(H * factor) x round(W * factor)`` pixels and pixel ``j``
+    samples the input at position ``j / factor`` (module convention: pixel centres at
+    integer positions, the first pixel fixed), so its sampling is exactly the input
+    sampling divided by ``factor``. Beyond the last input pixel the image is extended
+    by reflection. When shrinking, each channel is first blurred by a Gaussian of
+    standard deviation ``(1 / factor - 1) / 2`` input pixels, the anti-aliasing filter
+    of ``skimage.transform.rescale``.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        Image, shape (H, W, C).
+    factor : float
+        Ratio of the new to the old number of pixels per length (old sampling / new
+        sampling), > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 image, shape (round(H * factor), round(W * factor), C); a copy when
+        ``factor == 1``.
+    """
+    if factor <= 0:
+        raise ValueError(f"resampling factor must be positive, got {factor}")
+    image = np.asarray(image, dtype=np.float32)
+    if factor == 1:
+        return image.copy()
+    if factor < 1:
+        sigma = (1 / factor - 1) / 2
+        image = ndimage.gaussian_filter(image, sigma=(sigma, sigma, 0), mode="reflect")
+    shape = (round(image.shape[0] * factor), round(image.shape[1] * factor))
+    channels = [
+        ndimage.affine_transform(image[..., c], [1 / factor, 1 / factor], output_shape=shape, order=3, mode="reflect")
+        for c in range(image.shape[2])
+    ]
+    return np.stack(channels, axis=-1).astype(np.float32)
+
+
+def resample_to(image: np.ndarray, sampling: float, target_sampling: float) -> tuple[np.ndarray, float]:
+    """Resample an (H, W, C) image from ``sampling`` to ``target_sampling``.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        Image, shape (H, W, C).
+    sampling : float
+        Pixel size of ``image`` [Å/pixel].
+    target_sampling : float
+        Pixel size wanted, the network's training sampling [Å/pixel].
+
+    Returns
+    -------
+    resampled : numpy.ndarray
+        float32 image with pixel size exactly ``target_sampling``, shape
+        (round(H * factor), round(W * factor), C).
+    factor : float
+        ``sampling / target_sampling``, the exact scale of the position mapping: a
+        position ``q`` [pixels] in ``resampled`` is at ``q / factor`` in ``image``.
+        It differs from new shape / old shape by less than half a pixel over the image.
+    """
+    if sampling <= 0 or target_sampling <= 0:
+        raise ValueError(f"samplings must be positive, got {sampling} and {target_sampling} Å/pixel")
+    factor = sampling / target_sampling
+    return resample(image, factor), factor

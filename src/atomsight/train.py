@@ -1,0 +1,112 @@
+"""Training: the network learns probability maps from fresh random-microscope images (paper section 2.4).
+
+A run writes into its folder (``results/training/<system>/``): ``backup/`` (Keras
+BackupAndRestore, so an interrupted run resumes at its last finished epoch),
+``history.csv`` (the curves), ``tensorboard/`` (TensorBoard logs), ``curves.png``
+and, when done, ``model.keras``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from .data import training_dataset, validation_dataset
+from .labels import class_names
+from .model import build_model
+from .training_plots import plot_curves
+
+log = logging.getLogger(__name__)
+
+
+def learning_rate(training: Mapping[str, Any]) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """Return the configured learning rate or schedule over all training steps."""
+    if training["schedule"] == "constant":
+        return training["learning_rate"]
+    steps = training["epochs"] * training["steps_per_epoch"]
+    return keras.optimizers.schedules.CosineDecay(
+        training["learning_rate"], decay_steps=steps, alpha=training["final_learning_rate"] / training["learning_rate"]
+    )
+
+
+def new_model(system: Mapping[str, Any]) -> keras.Model:
+    """Return the system's compiled, untrained network."""
+    training = system["training"]
+    model = build_model(
+        input_channels=len(system["microscope"]["defocus_offsets"]),
+        n_classes=1 + len(class_names(system["labels"])),
+        base_filters=training["base_filters"],
+        depth=training["depth"],
+        weight_decay=training["weight_decay"],
+    )
+    loss = keras.losses.MeanSquaredError() if training["loss"] == "mse" else keras.losses.CategoricalCrossentropy()
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(training)), loss=loss, metrics=["categorical_accuracy"])
+    return model
+
+
+def train(
+    system: Mapping[str, Any],
+    *,
+    train_stores: Sequence[str | Path],
+    test_stores: Sequence[str | Path],
+    out: str | Path,
+    progress: bool = True,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> Path:
+    """Train a system's network, resuming an interrupted run in the same folder.
+
+    Parameters
+    ----------
+    system : mapping
+        The system's validated configuration section.
+    train_stores, test_stores : sequence of path
+        Shard stores of the ``train`` split (training images) and the ``test`` split
+        (the fixed validation images).
+    out : str or pathlib.Path
+        The run's folder.
+    progress : bool
+        Keras progress bar (else one line per epoch).
+    callbacks : sequence of keras.callbacks.Callback
+        Further callbacks, run after the run's own (backup, CSV, TensorBoard).
+
+    Returns
+    -------
+    pathlib.Path
+        The trained model, ``out/model.keras``.
+    """
+    training = system["training"]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "backup").exists():  # a fresh run: drop the curves of an earlier, finished one
+        (out / "history.csv").unlink(missing_ok=True)
+        shutil.rmtree(out / "tensorboard", ignore_errors=True)
+    keras.utils.set_random_seed(training["seed"])
+    tf.config.experimental.enable_op_determinism()
+    batch = training["batch_size"]
+    images = training_dataset(train_stores, system, seed=training["seed"], batch_size=batch)
+    validation = validation_dataset(test_stores, system, count=training["validation_images"], batch_size=batch)
+    model = new_model(system)
+    log.info("training %d parameters for %d epochs of %d steps", model.count_params(), training["epochs"],
+             training["steps_per_epoch"])
+    own = [
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(out / "tensorboard")),
+    ]
+    model.fit(
+        images, epochs=training["epochs"], steps_per_epoch=training["steps_per_epoch"], validation_data=validation,
+        callbacks=[*own, *callbacks], verbose=1 if progress else 2,
+    )
+    plot_curves(out / "history.csv", out / "curves.png")
+    tmp = out / f".model.keras.tmp-{os.getpid()}.keras"
+    model.save(tmp)
+    os.replace(tmp, out / "model.keras")
+    shutil.rmtree(out / "backup", ignore_errors=True)
+    return out / "model.keras"

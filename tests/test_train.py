@@ -1,0 +1,68 @@
+"""Training on the tiny stores: outputs, resuming after an interruption, repeatability."""
+
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+from atomsight.train import learning_rate, train
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Stops a run after its first epoch, as if the job were killed."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+
+def epochs_of(folder):
+    with open(folder / "history.csv", newline="") as stream:
+        return [int(row["epoch"]) for row in csv.DictReader(stream)]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_config, tiny_stores, tmp_path_factory):
+    system = tiny_config["systems"]["graphene"]
+    folder = tmp_path_factory.mktemp("run")
+    path = train(system, train_stores=tiny_stores["graphene"]["train"], test_stores=tiny_stores["graphene"]["test"],
+                 out=folder, progress=False)
+    return system, folder, path
+
+
+def test_a_run_leaves_model_curves_and_logs(trained):
+    _, folder, path = trained
+    assert path == folder / "model.keras" and path.exists()
+    assert epochs_of(folder) == [0, 1]
+    assert (folder / "curves.png").stat().st_size > 10_000
+    assert any((folder / "tensorboard").rglob("events.out.tfevents.*"))
+    assert not (folder / "backup").exists()
+    model = keras.models.load_model(path)
+    assert model.output_shape == (None, None, None, 2)
+
+
+def test_an_interrupted_run_resumes_at_its_last_epoch(tiny_config, tiny_stores, tmp_path):
+    system = {**tiny_config["systems"]["graphene"]}
+    system["training"] = {**system["training"], "epochs": 3}
+    stores = dict(train_stores=tiny_stores["graphene"]["train"], test_stores=tiny_stores["graphene"]["test"])
+    with pytest.raises(KeyboardInterrupt):
+        train(system, **stores, out=tmp_path, progress=False, callbacks=[Interrupt()])
+    assert epochs_of(tmp_path) == [0] and (tmp_path / "backup").exists() and not (tmp_path / "model.keras").exists()
+    train(system, **stores, out=tmp_path, progress=False)
+    assert epochs_of(tmp_path) == [0, 1, 2]  # the epoch count continues; epoch 0 was not redone
+
+
+def test_the_same_seed_trains_the_same_weights_on_cpu(trained, tiny_stores, tmp_path):
+    system, _, path = trained
+    again = train(system, train_stores=tiny_stores["graphene"]["train"], test_stores=tiny_stores["graphene"]["test"],
+                  out=tmp_path, progress=False)
+    for a, b in zip(keras.models.load_model(path).get_weights(), keras.models.load_model(again).get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cosine_schedule_ends_at_the_final_rate():
+    schedule = learning_rate({"schedule": "cosine", "learning_rate": 1e-3, "final_learning_rate": 1e-5,
+                              "epochs": 2, "steps_per_epoch": 5})
+    assert float(schedule(0)) == pytest.approx(1e-3)
+    assert float(schedule(10)) == pytest.approx(1e-5)
+    assert learning_rate({"schedule": "constant", "learning_rate": 2e-4}) == 2e-4

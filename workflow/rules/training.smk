@@ -1,0 +1,68 @@
+rule train_model:
+    input:
+        train=lambda wildcards: shard_stores(wildcards.system, "train"),
+        test=lambda wildcards: shard_stores(wildcards.system, "test"),
+    output:
+        model=f"{RESULTS}/training/{{system}}/model.keras",
+        curves=report(
+            f"{RESULTS}/training/{{system}}/curves.png",
+            caption="../report/curves.rst",
+            category="Training",
+        ),
+    log:
+        f"{RESULTS}/logs/train_model/{{system}}.log",
+    conda:
+        conda_env()
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=24 * 60,
+        gpu=1 if uses_gpu() else 0,
+    script:
+        "../scripts/train_model.py"
+
+
+rule evaluate_model:
+    input:
+        model=f"{RESULTS}/training/{{system}}/model.keras",
+        test=lambda wildcards: shard_stores(wildcards.system, "test"),
+    output:
+        metrics=f"{RESULTS}/eval/{{system}}/metrics.json",
+        f1=report(
+            f"{RESULTS}/eval/{{system}}/f1_vs_dose.png",
+            caption="../report/evaluation.rst",
+            category="Evaluation",
+        ),
+        overlays=report(
+            f"{RESULTS}/eval/{{system}}/overlays.png",
+            caption="../report/overlays.rst",
+            category="Evaluation",
+        ),
+    log:
+        f"{RESULTS}/logs/evaluate_model/{{system}}.log",
+    conda:
+        conda_env()
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../scripts/evaluate_model.py"
+
+
+rule export_model:
+    input:
+        model=f"{RESULTS}/training/{{system}}/model.keras",
+        metrics=f"{RESULTS}/eval/{{system}}/metrics.json",
+    output:
+        directory(f"{RESULTS}/models/{{system}}"),
+    log:
+        f"{RESULTS}/logs/export_model/{{system}}.log",
+    conda:
+        "../../envs/atomsight.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        "../scripts/export_model.py"

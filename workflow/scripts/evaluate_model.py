@@ -1,0 +1,15 @@
+"""Snakemake script: evaluate a trained model on the held-out split (atomsight.evaluate.evaluate)."""
+
+from pathlib import Path
+
+from atomsight.logs import log_to
+
+with log_to(snakemake.log[0]):
+    from atomsight.evaluate import evaluate
+
+    evaluate(
+        snakemake.config["systems"][snakemake.wildcards.system],
+        model_path=snakemake.input.model,
+        test_stores=snakemake.input.test,
+        out=Path(snakemake.output.metrics).parent,
+    )

@@ -1,0 +1,16 @@
+"""Snakemake script: train a system's network (atomsight.train.train), resuming an interrupted run."""
+
+from pathlib import Path
+
+from atomsight.logs import log_to
+
+with log_to(snakemake.log[0]):
+    from atomsight.train import train
+
+    train(
+        snakemake.config["systems"][snakemake.wildcards.system],
+        train_stores=snakemake.input.train,
+        test_stores=snakemake.input.test,
+        out=Path(snakemake.output.model).parent,
+        progress=False,
+    )
