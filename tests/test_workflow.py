@@ -42,6 +42,16 @@ def test_every_shard_store_is_made(workdir):
     ]
     assert (workdir / "results" / "structures" / "graphene" / "train.extxyz").exists()
     assert (workdir / "results" / "preview" / "gold.png").stat().st_size > 10_000
+
+
+def test_the_default_target_ends_in_exported_models(workdir):
+    for system in ("graphene", "gold"):
+        model = workdir / "results" / "models" / system
+        assert (model / "model.json").exists() and (model / "model.keras").exists()
+        assert (model / "saved_model" / "saved_model.pb").exists()
+        assert (workdir / "results" / "eval" / system / "metrics.json").exists()
+        assert (workdir / "results" / "training" / system / "curves.png").exists()
+    assert not list(workdir.glob("results/models/.*"))  # no half-written model folder
     assert not list(workdir.glob("results/**/.*tmp*"))
 
 
@@ -68,6 +78,7 @@ def test_nothing_is_left_to_do_and_a_lost_shard_comes_back_identical(workdir):
     assert result.returncode == 0, result.stdout[-3000:]
     job_stats = result.stdout.split("Job stats")[1].split("Select jobs")[0]
     assert "simulate_exit_waves" in job_stats and "generate_structures" not in job_stats
+    assert "train_model" in job_stats  # its input changed, so the model is trained again
     np.testing.assert_array_equal(open_shard(store)["array0"][:], before)
 
 

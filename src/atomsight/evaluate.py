@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -24,6 +23,7 @@ from .data import SpectraSource
 from .evaluation_plots import plot_count_errors, plot_f1, plot_overlays
 from .metrics import aggregate, count_errors, match, score
 from .microscope import draw, stack_parameters
+from .model import load_model
 from .postprocess import detect
 from .store import read_ground_truth
 
@@ -79,7 +79,7 @@ def evaluate(
     settings_eval = system["evaluation"]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model = keras.models.load_model(model_path)
+    model = load_model(model_path)
     source = SpectraSource(test_stores, system)
     microscope = source.microscope()
     size = source.settings.image_size

@@ -27,6 +27,7 @@ from . import __version__
 from .config import config_hash
 from .labels import class_names
 from .microscope import local_normalize
+from .model import load_model
 
 CARD = "model.json"
 
@@ -94,7 +95,7 @@ def export(
         The model folder.
     """
     out = Path(out)
-    model = keras.models.load_model(model_path)
+    model = load_model(model_path)
     card = model_card(system, name=name, evaluation=json.loads(Path(metrics_path).read_text()))
     sigma = card["normalization_sigma_pixels"]
     normalize = (lambda images: local_normalize(images, sigma)) if sigma else tf.identity

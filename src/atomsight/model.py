@@ -16,6 +16,8 @@ diagonal. Both are linear, so their order does not change what the block can rep
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 
@@ -186,3 +188,8 @@ def build_model(
     x = keras.layers.Conv2D(n_classes, 1, kernel_regularizer=regularizer, name="scores")(x)
     outputs = keras.layers.Softmax(axis=-1, dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a saved network (``.keras``), with atomsight's custom objects registered."""
+    return keras.models.load_model(path, custom_objects={"BilinearUpsampling": BilinearUpsampling})

@@ -2,7 +2,6 @@
 
 import abtem
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from atomsight.microscope import fixed_parameters, stack_parameters
