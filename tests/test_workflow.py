@@ -74,11 +74,10 @@ def test_nothing_is_left_to_do_and_a_lost_shard_comes_back_identical(workdir):
     store = workdir / "results/exitwaves/graphene/train/shard-000.zarr"
     before = open_shard(store)["array0"][:]
     shutil.rmtree(store)
-    result = snakemake(workdir)
+    result = snakemake(workdir, "results/exitwaves/graphene/train/shard-000.zarr")
     assert result.returncode == 0, result.stdout[-3000:]
     job_stats = result.stdout.split("Job stats")[1].split("Select jobs")[0]
     assert "simulate_exit_waves" in job_stats and "generate_structures" not in job_stats
-    assert "train_model" in job_stats  # its input changed, so the model is trained again
     np.testing.assert_array_equal(open_shard(store)["array0"][:], before)
 
 
