@@ -48,8 +48,12 @@ def test_an_interrupted_run_resumes_at_its_last_epoch(tiny_config, tiny_stores, 
     with pytest.raises(KeyboardInterrupt):
         train(system, **stores, out=tmp_path, progress=False, callbacks=[Interrupt()])
     assert epochs_of(tmp_path) == [0] and (tmp_path / "backup").exists() and not (tmp_path / "model.keras").exists()
-    train(system, **stores, out=tmp_path, progress=False)
+    resumed = train(system, **stores, out=tmp_path, progress=False)
     assert epochs_of(tmp_path) == [0, 1, 2]  # the epoch count continues; epoch 0 was not redone
+    # ... and on the images an uninterrupted run would have seen: the same weights.
+    whole = train(system, **stores, out=tmp_path / "whole", progress=False)
+    for a, b in zip(keras.models.load_model(resumed).get_weights(), keras.models.load_model(whole).get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_the_same_seed_trains_the_same_weights_on_cpu(trained, tiny_stores, tmp_path):

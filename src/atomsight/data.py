@@ -167,7 +167,7 @@ def _render(dataset: tf.data.Dataset, microscope: Microscope, batch_size: int, d
 
 
 def training_dataset(
-    stores: Sequence[str | Path], system: Mapping[str, Any], *, seed: int, batch_size: int
+    stores: Sequence[str | Path], system: Mapping[str, Any], *, seed: int, batch_size: int, start_batch: int = 0
 ) -> tf.data.Dataset:
     """Return the endless stream of training batches (images, labels) of a split.
 
@@ -184,6 +184,9 @@ def training_dataset(
         Seed of the stream.
     batch_size : int
         Images per batch.
+    start_batch : int
+        Batches to skip, e.g. those an interrupted run already trained on; cheap, since
+        skipped elements are never rendered.
 
     Returns
     -------
@@ -196,6 +199,7 @@ def training_dataset(
         .shuffle(len(source), seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .enumerate()
+        .skip(start_batch * batch_size)
     )
     elements = _elements(source, structures, seed, system["microscope"]["cache_limit_mb"])
     return _render(elements, source.microscope(), batch_size, drop_remainder=True)

@@ -51,6 +51,14 @@ def new_model(system: Mapping[str, Any]) -> keras.Model:
     return model
 
 
+def _finished_epochs(out: Path) -> int:
+    """Number of epochs an interrupted run in ``out`` finished (rows of its history)."""
+    history = out / "history.csv"
+    if not history.exists():
+        return 0
+    return max(0, len(history.read_text().strip().splitlines()) - 1)
+
+
 def train(
     system: Mapping[str, Any],
     *,
@@ -90,7 +98,13 @@ def train(
     keras.utils.set_random_seed(training["seed"])
     tf.config.experimental.enable_op_determinism()
     batch = training["batch_size"]
-    images = training_dataset(train_stores, system, seed=training["seed"], batch_size=batch)
+    done = _finished_epochs(out) if (out / "backup").exists() else 0
+    if done:
+        log.info("resuming after %d finished epochs", done)
+    # A resumed run continues the image stream where the interrupted one stopped, so it
+    # trains on exactly the images an uninterrupted run would have.
+    images = training_dataset(train_stores, system, seed=training["seed"], batch_size=batch,
+                              start_batch=done * training["steps_per_epoch"])
     validation = validation_dataset(test_stores, system, count=training["validation_images"], batch_size=batch)
     model = new_model(system)
     log.info("training %d parameters for %d epochs of %d steps", model.count_params(), training["epochs"],
