@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from .atomic import atomic_path
 from .data import SpectraSource
 from .evaluation_plots import plot_count_errors, plot_f1, plot_overlays
 from .metrics import aggregate, count_errors, match, score
@@ -133,7 +133,5 @@ def evaluate(
 
 def _write_json(data: Mapping[str, Any], path: Path) -> None:
     """Write JSON atomically (temporary file, then rename); NaN is written as null."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    text = json.dumps(data, indent=2, default=float).replace("NaN", "null")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=float).replace("NaN", "null"))

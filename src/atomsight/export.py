@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +23,7 @@ import keras
 import tensorflow as tf
 
 from . import __version__
+from .atomic import atomic_path
 from .config import config_hash
 from .labels import class_names
 from .microscope import local_normalize
@@ -107,18 +107,11 @@ def export(
     archive.add_endpoint("normalize", normalize if sigma else (lambda images: images), input_signature=spec)
     archive.add_endpoint("probabilities", lambda images: model(images, training=False), input_signature=spec)
 
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir(parents=True)
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
         archive.write_out(str(tmp / "saved_model"), verbose=False)
         shutil.copy(model_path, tmp / "model.keras")
         (tmp / CARD).write_text(json.dumps(card, indent=2).replace("NaN", "null"))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -11,7 +11,6 @@ pixels; x_A = col * S, y_A = row * S; class; probability), ``<name>_probabilitie
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
+from .atomic import atomic_path
 from .export import load_exported
 from .images import read_image, resample_to
 from .postprocess import Detections, detect
@@ -29,14 +29,12 @@ from .tiling import predict_tiled
 
 
 def _write_csv(path: Path, detections: Detections, positions: np.ndarray, sampling: float, classes: list[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as stream:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(["row", "col", "x_A", "y_A", "class", "probability"])
         for (row, col), k, p in zip(positions, detections.classes, detections.probabilities):
             writer.writerow([f"{row:.3f}", f"{col:.3f}", f"{col * sampling:.4f}", f"{row * sampling:.4f}",
                              classes[k + 1], f"{p:.4f}"])
-    os.replace(tmp, path)
 
 
 def _plot_overlay(path: Path, image: np.ndarray, positions: np.ndarray, detections: Detections, classes: list[str]) -> None:

@@ -21,7 +21,6 @@ complete.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from typing import Any
 import abtem
 import numpy as np
 import zarr
+
+from .atomic import replace, temporary_name
 
 WAVES = "array0"
 RAGGED = ("positions", "heights", "classes")
@@ -112,7 +113,7 @@ class ShardWriter:
     def __init__(self, path: str | Path, *, template: abtem.Waves, n_classes: int) -> None:
         self.path = Path(path)
         self.template = template
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self.tmp = temporary_name(self.path)
         shutil.rmtree(self.tmp, ignore_errors=True)
         n, nx, ny = template.shape
         self.root = zarr.open_group(self.tmp, mode="w")
@@ -181,9 +182,7 @@ class ShardWriter:
             "versions": package_versions(),
             **attrs,
         }
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        os.replace(self.tmp, self.path)
+        replace(self.tmp, self.path)
         return self.path
 
 

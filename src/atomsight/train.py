@@ -9,7 +9,6 @@ and, when done, ``model.keras``.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from .atomic import atomic_path
 from .data import training_dataset, validation_dataset
 from .labels import class_names
 from .model import build_model
@@ -119,8 +119,7 @@ def train(
         callbacks=[*own, *callbacks], verbose=1 if progress else 2,
     )
     plot_curves(out / "history.csv", out / "curves.png")
-    tmp = out / f".model.keras.tmp-{os.getpid()}.keras"
-    model.save(tmp)
-    os.replace(tmp, out / "model.keras")
+    with atomic_path(out / "model.keras", suffix=".keras") as tmp:
+        model.save(tmp)
     shutil.rmtree(out / "backup", ignore_errors=True)
     return out / "model.keras"

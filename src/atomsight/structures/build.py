@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -13,6 +12,7 @@ import ase.io
 from ase import Atoms
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_path
 from ..rng import structure_rng
 from .graphene import graphene_like
 from .nanoparticle import fcc_nanoparticle
@@ -102,13 +102,8 @@ def write_structures(structures: Sequence[Atoms], path: str | Path) -> Path:
         The written file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         ase.io.write(tmp, list(structures), format="extxyz")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
