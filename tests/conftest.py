@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import abtem
@@ -56,3 +59,30 @@ def tiny_stores(tiny_config, tmp_path_factory) -> dict[str, dict[str, list[Path]
         name: _make_stores(tiny_config["systems"][name], name, tmp_path_factory.mktemp(name))
         for name in ("graphene", "gold")
     }
+
+
+def _run_snakemake(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile",
+                   timeout: float = 600) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir),
+               "--cores", "2", *args]
+    return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def snakemake():
+    """``snakemake(workdir, *args, snakefile=..., timeout=...)``: run Snakemake (2 cores) in ``workdir``.
+
+    The workflow is the repository's Snakefile unless ``snakefile`` is given; the result's
+    ``stdout`` holds stdout and stderr together.
+    """
+    return _run_snakemake
+
+
+@pytest.fixture(scope="session")
+def tiny_workflow(tmp_path_factory) -> Path:
+    """A folder in which the whole workflow ran locally on tests/data/tiny.yaml (default target)."""
+    folder = tmp_path_factory.mktemp("workflow")
+    shutil.copy(REPO / "tests" / "data" / "tiny.yaml", folder / "config.yaml")
+    result = _run_snakemake(folder)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return folder

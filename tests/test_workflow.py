@@ -1,5 +1,6 @@
 """End to end: the Snakemake workflow on the tiny configuration, in a temporary folder."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from atomsight.device import gpu_available
 from atomsight.store import open_shard, shard_attrs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -16,19 +18,9 @@ SNAKEFMT = Path(sys.executable).with_name("snakefmt")
 pytestmark = pytest.mark.slow
 
 
-def snakemake(workdir, *args):
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--cores", "2", *args]
-    return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
-
-
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("workflow")
-    shutil.copy(REPO / "tests" / "data" / "tiny.yaml", folder / "config.yaml")
-    result = snakemake(folder)
-    assert result.returncode == 0, result.stdout[-3000:]
-    return folder
+def workdir(tiny_workflow):
+    return tiny_workflow
 
 
 def test_every_shard_store_is_made(workdir):
@@ -69,7 +61,7 @@ def test_logs_are_written(workdir):
     assert "simulating 2 structures on cpu" in log
 
 
-def test_nothing_is_left_to_do_and_a_lost_shard_comes_back_identical(workdir):
+def test_nothing_is_left_to_do_and_a_lost_shard_comes_back_identical(workdir, snakemake):
     assert "Nothing to be done" in snakemake(workdir, "-n").stdout
     store = workdir / "results/exitwaves/graphene/train/shard-000.zarr"
     before = open_shard(store)["array0"][:]
@@ -81,7 +73,7 @@ def test_nothing_is_left_to_do_and_a_lost_shard_comes_back_identical(workdir):
     np.testing.assert_array_equal(open_shard(store)["array0"][:], before)
 
 
-def test_invalid_configuration_stops_with_the_key_named(tmp_path):
+def test_invalid_configuration_stops_with_the_key_named(tmp_path, snakemake):
     config = (REPO / "tests" / "data" / "tiny.yaml").read_text().replace("storage_sampling: 0.12", "storage_sampling: -1")
     (tmp_path / "config.yaml").write_text(config)
     result = snakemake(tmp_path, "-n")
@@ -95,3 +87,33 @@ def test_lint_and_format_are_clean():
     fmt = subprocess.run([str(SNAKEFMT), "--check", "Snakefile", "workflow/rules"], cwd=REPO,
                          capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_the_report_holds_the_plots_with_their_captions(workdir, snakemake):
+    result = snakemake(workdir, "--report", "results/report.html")
+    assert result.returncode == 0, result.stdout[-3000:]
+    page = (workdir / "results" / "report.html").read_text()
+    for system in ("graphene", "gold"):
+        for caption in ("Training curves of", "Detection of atoms or columns in held-out simulated images of",
+                        "Held-out test images of", "Training images of system"):
+            assert f"{caption} <strong>{system}</strong>" in page
+        for plot in (f"training/{system}/curves.png", f"eval/{system}/f1_vs_dose.png",
+                     f"eval/{system}/overlays.png", f"preview/{system}.png"):
+            assert f'"results/{plot}": {{"name"' in page  # embedded, not only linked
+    for category in ('"Training data"', '"Training"', '"Evaluation"'):
+        assert category in page
+
+
+@pytest.mark.parametrize("device", ["cpu", "gpu", "auto"])
+def test_only_jobs_whose_device_is_a_gpu_ask_for_one(tmp_path, snakemake, device):
+    config = (REPO / "tests" / "data" / "tiny.yaml").read_text().replace("device: cpu", f"device: {device}")
+    (tmp_path / "config.yaml").write_text(config)
+    result = snakemake(tmp_path, "--dry-run", "results/models/graphene")
+    assert result.returncode == 0, result.stdout[-3000:]
+    libraries = {"simulate_exit_waves": "cupy", "train_model": "tensorflow", "evaluate_model": "tensorflow"}
+    jobs = re.findall(r"^rule (\w+):\n.*?^    resources: ([^\n]*)", result.stdout, flags=re.M | re.S)
+    assert {rule for rule, _ in jobs} == {*libraries, "generate_structures", "export_model"}
+    for rule, resources in jobs:
+        asked = int(re.search(r"\bgpu=(\d+)", resources).group(1)) if "gpu=" in resources else 0
+        on_gpu = rule in libraries and (device == "gpu" or (device == "auto" and gpu_available(libraries[rule])))
+        assert asked == int(on_gpu), (device, rule, resources)

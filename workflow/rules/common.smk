@@ -28,16 +28,20 @@ wildcard_constraints:
     shard=r"\d{3}",
 
 
-def uses_gpu():
-    """Whether multislice jobs run on a GPU (and so ask the scheduler for one)."""
+def uses_gpu(library):
+    """Whether jobs that run on `library` ("cupy": multislice, "tensorflow": the network)
+    use a GPU, and so ask the scheduler for one. `device: auto` is resolved on the machine
+    that runs Snakemake: on a cluster whose login node has no GPU, set `device: gpu`."""
     device = config["device"]
-    return device == "gpu" or (device == "auto" and gpu_available())
+    return device == "gpu" or (device == "auto" and gpu_available(library))
 
 
-def conda_env():
-    """Conda environment of jobs that may use a GPU (CUDA builds) or not."""
+def conda_env(library):
+    """Conda environment of jobs that may use a GPU through `library` (CUDA builds) or not."""
     return (
-        "../../envs/atomsight-gpu.yaml" if uses_gpu() else "../../envs/atomsight.yaml"
+        "../../envs/atomsight-gpu.yaml"
+        if uses_gpu(library)
+        else "../../envs/atomsight.yaml"
     )
 
 

@@ -8,11 +8,11 @@ rule simulate_exit_waves:
     log:
         f"{RESULTS}/logs/simulate_exit_waves/{{system}}/{{split}}/shard-{{shard}}.log",
     conda:
-        conda_env()
+        conda_env("cupy")
     threads: config["threads"]
     resources:
         mem_mb=4000,
         runtime=60,
-        gpu=1 if uses_gpu() else 0,
+        gpu=1 if uses_gpu("cupy") else 0,
     script:
         "../scripts/simulate_exit_waves.py"

@@ -12,12 +12,12 @@ rule train_model:
     log:
         f"{RESULTS}/logs/train_model/{{system}}.log",
     conda:
-        conda_env()
+        conda_env("tensorflow")
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=24 * 60,
-        gpu=1 if uses_gpu() else 0,
+        gpu=1 if uses_gpu("tensorflow") else 0,
     script:
         "../scripts/train_model.py"
 
@@ -41,11 +41,12 @@ rule evaluate_model:
     log:
         f"{RESULTS}/logs/evaluate_model/{{system}}.log",
     conda:
-        conda_env()
+        conda_env("tensorflow")
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=60,
+        gpu=1 if uses_gpu("tensorflow") else 0,
     script:
         "../scripts/evaluate_model.py"
 

@@ -5,6 +5,9 @@ from pathlib import Path
 from atomsight.logs import log_to
 
 with log_to(snakemake.log[0]):
+    from atomsight.device import select_tensorflow_device
+
+    select_tensorflow_device(snakemake.config["device"])
     from atomsight.evaluate import evaluate
 
     evaluate(
