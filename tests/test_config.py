@@ -1,9 +1,12 @@
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
 
 from atomsight.config import ConfigError, config_hash, load_config, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_repository_config_is_valid_and_gets_defaults(repo_config):
@@ -13,6 +16,15 @@ def test_repository_config_is_valid_and_gets_defaults(repo_config):
     gold = repo_config["systems"]["gold"]["structures"]["parameters"]
     assert gold["lattice_constant"] == 4.08 and gold["temperature"] == [0.5, 2.0]
     assert repo_config["systems"]["gold_counting"]["labels"]["max_height"] == 5
+
+
+def test_the_small_configuration_overrides_only_what_it_names(repo_config):
+    small = load_config(REPO / "config.yaml", REPO / "workflow" / "configs" / "small.yaml")
+    assert small["targets"] == ["graphene"]
+    microscope, full = small["systems"]["graphene"]["microscope"], repo_config["systems"]["graphene"]["microscope"]
+    assert microscope["sampling"] == 0.16 and microscope["defocus"] == [-85.0, -60.0]
+    assert microscope["blur"] == full["blur"] and microscope["mtf"] == full["mtf"]  # the rest stays Table 1's
+    assert small["systems"]["gold"] == repo_config["systems"]["gold"]
 
 
 def _minimal():
