@@ -1,6 +1,9 @@
 """Training on the tiny stores: outputs, resuming after an interruption, repeatability."""
 
 import csv
+import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -70,3 +73,29 @@ def test_cosine_schedule_ends_at_the_final_rate():
     assert float(schedule(0)) == pytest.approx(1e-3)
     assert float(schedule(10)) == pytest.approx(1e-5)
     assert learning_rate({"schedule": "constant", "learning_rate": 2e-4}) == 2e-4
+
+
+TRAIN_IN_A_NEW_PROCESS = """
+import sys, json, numpy as np
+from atomsight.train import train
+from atomsight.model import load_model
+system, stores, out = json.loads(sys.argv[1])
+path = train(system, train_stores=stores["train"], test_stores=stores["test"], out=out, progress=False)
+np.save(out + "/weights.npy", np.concatenate([np.ravel(w) for w in load_model(path).get_weights()]))
+"""
+
+
+def test_two_processes_with_the_same_seed_train_the_same_weights(tiny_config, tiny_stores, tmp_path):
+    # 16 filters, batch 8: with TensorFlow's concurrent inter-op execution, two processes
+    # drifted apart from the second step on.
+    system = {**tiny_config["systems"]["graphene"]}
+    system["training"] = {**system["training"], "base_filters": 16, "batch_size": 8, "epochs": 1,
+                          "steps_per_epoch": 4}
+    stores = {split: [str(p) for p in tiny_stores["graphene"][split]] for split in ("train", "test")}
+    weights = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        argument = json.dumps([system, stores, str(out)])
+        subprocess.run([sys.executable, "-c", TRAIN_IN_A_NEW_PROCESS, argument], check=True, capture_output=True)
+        weights.append(np.load(out / "weights.npy"))
+    np.testing.assert_array_equal(weights[0], weights[1])
