@@ -21,25 +21,16 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 import xarray as xr
+import zarr
 
-from .store import ATTRS_KEY, WAVES, StoreError, open_shard
+from .store import WAVES, StoreError, open_shard, shard_attrs
 
 ARRAYS = {WAVES: ("structure", "x", "y"), "labels": ("structure", "class_name", "x", "y")}
 """Arrays that :func:`open_split` joins, with their dimension names."""
 
 
-def split_stores(folder: str | Path) -> list[Path]:
-    """Return a split's shard stores in order, checking that none is missing.
-
-    Parameters
-    ----------
-    folder : str or pathlib.Path
-        The split's folder, e.g. ``results/exitwaves/graphene/train``.
-
-    Returns
-    -------
-    list of pathlib.Path
-        ``shard-000.zarr``, ``shard-001.zarr``, ... in shard order.
+def _open_shards(folder: str | Path) -> list[tuple[Path, zarr.Group]]:
+    """Open a split's shard stores in shard order, checking that none is missing.
 
     Raises
     ------
@@ -52,14 +43,28 @@ def split_stores(folder: str | Path) -> list[Path]:
     if not stores:
         raise StoreError(f"{folder}: no shard stores (shard-NNN.zarr) here; expected a folder such as "
                          "results/exitwaves/<system>/<split>")
-    expected = 0
+    shards, expected = [], 0
     for store in stores:
-        index = open_shard(store)["index"][:]
+        root = open_shard(store)
+        index = root["index"][:]
         if index.size and not np.array_equal(index, np.arange(expected, expected + index.size)):
             raise StoreError(f"{store}: holds structures {index.min()}-{index.max()}, expected them to start at "
                              f"{expected}; is a shard before it missing?")
         expected += index.size
-    return stores
+        shards.append((store, root))
+    return shards
+
+
+def _join(shards: list[tuple[Path, zarr.Group]], array: str) -> da.Array:
+    """Join one array of open shards along the structure axis, checking shapes and dtypes."""
+    if array not in ARRAYS:
+        raise ValueError(f"array must be one of {sorted(ARRAYS)}, got {array!r}")
+    parts = [da.from_zarr(root[array]) for _, root in shards]
+    for (store, _), part in zip(shards[1:], parts[1:]):
+        if part.shape[1:] != parts[0].shape[1:] or part.dtype != parts[0].dtype:
+            raise StoreError(f"{store}: {array} is {part.dtype} {part.shape[1:]} per structure, but "
+                             f"{shards[0][0].name} has {parts[0].dtype} {parts[0].shape[1:]}")
+    return da.concatenate(parts, axis=0)
 
 
 def open_split(folder: str | Path, array: str = WAVES) -> da.Array:
@@ -84,18 +89,10 @@ def open_split(folder: str | Path, array: str = WAVES) -> da.Array:
     ValueError
         If ``array`` is not one of :data:`ARRAYS`.
     StoreError
-        If a store is missing (see :func:`split_stores`) or the shards' arrays differ in
-        shape or dtype.
+        If the folder holds no shard store, a shard is missing (the structure indices
+        are not 0, 1, 2, ... without gaps), or the shards' arrays differ in shape or dtype.
     """
-    if array not in ARRAYS:
-        raise ValueError(f"array must be one of {sorted(ARRAYS)}, got {array!r}")
-    stores = split_stores(folder)
-    parts = [da.from_zarr(open_shard(store)[array]) for store in stores]
-    for store, part in zip(stores[1:], parts[1:]):
-        if part.shape[1:] != parts[0].shape[1:] or part.dtype != parts[0].dtype:
-            raise StoreError(f"{store}: {array} is {part.dtype} {part.shape[1:]} per structure, but "
-                             f"{stores[0].name} has {parts[0].dtype} {parts[0].shape[1:]}")
-    return da.concatenate(parts, axis=0)
+    return _join(_open_shards(folder), array)
 
 
 def split_dataarray(folder: str | Path, array: str = WAVES) -> xr.DataArray:
@@ -116,8 +113,9 @@ def split_dataarray(folder: str | Path, array: str = WAVES) -> xr.DataArray:
         ``class_name``. Attributes: the first store's ``atomsight`` attributes
         (sampling, energy, seed, ...) and ``units``.
     """
-    data = open_split(folder, array)
-    attrs = dict(open_shard(split_stores(folder)[0]).attrs[ATTRS_KEY])
+    shards = _open_shards(folder)
+    data = _join(shards, array)
+    attrs = shard_attrs(shards[0][1])
     sampling = attrs["sampling"]
     coords = {
         "structure": np.arange(data.shape[0]),
