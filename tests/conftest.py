@@ -38,10 +38,11 @@ def tiny_system(tiny_config) -> dict:
 
 def _make_stores(system: dict, name: str, folder: Path) -> dict[str, list[Path]]:
     from atomsight.exitwaves import build_shard
+    from atomsight.splits import SPLITS
     from atomsight.structures.build import generate_split, write_structures
 
     stores = {}
-    for split in ("train", "test"):
+    for split in SPLITS:
         path = write_structures(generate_split(system, split, progress=False), folder / f"{split}.extxyz")
         n_shards = -(-system["splits"][split] // system["shard_size"])
         stores[split] = [
@@ -54,7 +55,7 @@ def _make_stores(system: dict, name: str, folder: Path) -> dict[str, list[Path]]
 
 @pytest.fixture(scope="session")
 def tiny_stores(tiny_config, tmp_path_factory) -> dict[str, dict[str, list[Path]]]:
-    """Shard stores of both splits of the tiny graphene and gold systems: ``tiny_stores[system][split]``."""
+    """Shard stores of every split of the tiny graphene and gold systems: ``tiny_stores[system][split]``."""
     return {
         name: _make_stores(tiny_config["systems"][name], name, tmp_path_factory.mktemp(name))
         for name in ("graphene", "gold")

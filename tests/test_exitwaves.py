@@ -49,6 +49,7 @@ def test_attributes_describe_the_shard(gold_shard):
     assert attrs["system"] == "gold" and attrs["split"] == "train" and attrs["seed"] == system["seed"]
     assert attrs["class_names"] == ["column-1", "column-2", "column-3+"]
     assert attrs["energy"] == 300e3 and len(attrs["config_hash"]) == 16
+    assert attrs["simulation"]["thermal"] == {"rms_displacement": {"C": 0.043, "Au": 0.0897}}  # the schema's default
 
 
 def test_exit_waves_are_those_of_a_heavy_particle_in_vacuum(gold_shard):

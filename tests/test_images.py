@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from atomsight.images import read_image, resample, resample_to
+from atomsight.images import check_sampling, read_image, resample, resample_to
 
 RNG = np.random.default_rng(0)
 REC709 = np.array([0.2125, 0.7154, 0.0721])  # luminance weights of skimage.color.rgb2gray
@@ -38,6 +38,47 @@ def test_colour_png_becomes_its_luminance(tmp_path, bands):
     iio.imwrite(tmp_path / "colour.png", image)
     expected = image[..., :3] @ REC709  # the alpha band is dropped
     np.testing.assert_allclose(read_image(tmp_path / "colour.png")[..., 0], expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("planarconfig", ["contig", "separate"])
+def test_an_rgb_tiff_becomes_its_luminance(tmp_path, planarconfig):
+    image = RNG.integers(0, 255, size=(20, 22, 3), endpoint=True).astype(np.uint8)
+    stored = image if planarconfig == "contig" else np.moveaxis(image, -1, 0)
+    tifffile.imwrite(tmp_path / "colour.tif", stored, photometric="rgb", planarconfig=planarconfig)
+    np.testing.assert_allclose(read_image(tmp_path / "colour.tif")[..., 0], image @ REC709, rtol=1e-6)
+
+
+def test_a_three_sample_minisblack_tiff_is_a_focal_series(tmp_path):
+    series = RNG.normal(size=(20, 22, 3)).astype(np.float32)  # channels-last, as some software writes a series
+    tifffile.imwrite(tmp_path / "series.tif", series, photometric="minisblack", planarconfig="contig")
+    np.testing.assert_array_equal(read_image(tmp_path / "series.tif", channels=3), series)
+    with pytest.raises(ValueError, match=r"series.tif: found an array of shape \(20, 22, 3\), expected 1 channel"):
+        read_image(tmp_path / "series.tif")
+
+
+def test_a_colour_image_is_not_a_focal_series(tmp_path):
+    tifffile.imwrite(tmp_path / "colour.tif", RNG.integers(0, 255, size=(20, 22, 3)).astype(np.uint8), photometric="rgb")
+    with pytest.raises(ValueError, match=r"colour.tif: a colour image .* holds one image, expected a focal series of 3"):
+        read_image(tmp_path / "colour.tif", channels=3)
+
+
+def test_alpha_is_dropped_from_a_grey_tiff(tmp_path):
+    image = RNG.integers(0, 255, size=(20, 20, 2), endpoint=True).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "grey_alpha.tif", image, photometric="minisblack", extrasamples=["unassalpha"])
+    np.testing.assert_array_equal(read_image(tmp_path / "grey_alpha.tif")[..., 0], image[..., 0])
+
+
+@pytest.mark.parametrize("sampling", [0.05, 0.3])
+def test_a_pixel_size_more_than_twice_off_the_models_warns_naming_both(sampling):
+    with pytest.warns(UserWarning, match=rf"image.tif: pixel size {sampling} Å differs from the model's training sampling"
+                                         rf" 0.12 Å by a factor {max(sampling, 0.12) / min(sampling, 0.12):.2f}"):
+        check_sampling("image.tif", sampling, 0.12)
+
+
+@pytest.mark.parametrize("sampling", [0.061, 0.12, 0.239])
+def test_a_pixel_size_within_twice_the_models_is_quiet(sampling, recwarn):
+    check_sampling("image.tif", sampling, 0.12)
+    assert not recwarn.list
 
 
 def test_alpha_is_dropped_from_a_grey_png(tmp_path):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from atomsight.metrics import Scores, aggregate, count_errors, match, score
+from atomsight.metrics import Scores, aggregate, bootstrap_intervals, count_errors, match, score
 
 
 def pairs(m):
@@ -141,6 +141,49 @@ def test_aggregate_equals_the_score_of_the_concatenated_images():
 
 def test_aggregate_of_nothing_is_an_empty_image():
     assert aggregate([]) == Scores(0, 0, 0, 0.0)
+
+
+# bootstrap_intervals
+
+
+def test_bootstrap_interval_of_pooled_recall_matches_the_binomial_normal_approximation():
+    # 200 structures of 40 atoms, each atom found independently with probability 0.8: the pooled
+    # recall R = sum TP / 8000 has standard error sqrt(R (1 - R) / 8000), so the normal
+    # approximation's 95 % interval is R +- 1.96 sqrt(R (1 - R) / 8000).
+    found = np.random.default_rng(3).binomial(40, 0.8, size=200)
+    scores = [Scores(int(tp), 0, 40 - int(tp), 0.0) for tp in found]
+    low, high = bootstrap_intervals(scores, resamples=4000, confidence=0.95, seed=1)["recall"]
+    recall = found.sum() / 8000
+    half = 1.96 * math.sqrt(recall * (1 - recall) / 8000)
+    # 15 % of the half width is three standard errors of the bootstrap's own: it estimates the spread
+    # from 200 structures (relative standard error of a standard deviation 1 / sqrt(2 x 200) = 5 %),
+    # and each quantile of 4000 resamples is off by sqrt(0.025 x 0.975 / 4000) / phi(1.96) = 0.04
+    # sigma (2 % of the half width).
+    assert (high - low) / 2 == pytest.approx(half, rel=0.15)
+    assert (low + high) / 2 == pytest.approx(recall, abs=0.15 * half)
+
+
+def test_identical_structures_give_zero_width_intervals():
+    intervals = bootstrap_intervals([Scores(9, 1, 2, 0.36)] * 30, resamples=200)
+    # every resample pools 30 copies: precision 9/10, recall 9/11, F1 18/21, RMSE sqrt(0.36 / 9)
+    expected = {"precision": 0.9, "recall": 9 / 11, "f1": 18 / 21, "rmse": 0.2}
+    for key, value in expected.items():
+        assert intervals[key] == pytest.approx((value, value), rel=1e-12), key
+
+
+def test_resamples_without_matches_are_left_out_of_the_rmse_interval():
+    # Resamples of only the first structure have no matched pair and no RMSE; every other one has
+    # RMSE sqrt(0.08 k / (2 k)) = 0.2 for k copies of the second.
+    intervals = bootstrap_intervals([Scores(0, 1, 1, 0.0), Scores(2, 0, 0, 0.08)], resamples=100)
+    assert intervals["rmse"] == pytest.approx((0.2, 0.2), rel=1e-12)
+    assert math.isnan(bootstrap_intervals([Scores(0, 1, 1, 0.0)], resamples=10)["rmse"][0])
+
+
+def test_bootstrap_is_seeded_and_rejects_no_structures():
+    scores = [Scores(int(tp), 1, 3, 0.1) for tp in range(10)]
+    assert bootstrap_intervals(scores, seed=4) == bootstrap_intervals(scores, seed=4)
+    with pytest.raises(ValueError, match="0 units"):
+        bootstrap_intervals([])
 
 
 # count_errors

@@ -3,7 +3,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from atomsight.model import BilinearUpsampling, build_model  # noqa: E402
+from atomsight.model import BilinearUpsampling, build_model, receptive_field  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -123,3 +123,56 @@ def test_a_few_training_steps_lower_the_loss():
 def test_invalid_arguments(kwargs, argument):
     with pytest.raises(ValueError, match=argument):
         build_model(**kwargs)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])
+def test_receptive_field_by_hand_count(depth):
+    # Longest path: 5 3x3 convolutions per residual block, each widening the field by its level's jump on
+    # both sides: 5 (1 + 2 + ... + 2**(d-2)) down, 5 * 2**(d-1) at the bottom and 5 (1 + ... + 2**(d-2)) up,
+    # 5 (3 * 2**(d-1) - 2) in all. Each 2x2 pooling adds its input's jump on one side only and each
+    # transposed convolution (kernel 4, stride 2, "same") its input's jump on one side and half on the
+    # other, so the two sides gain 2**d - 2 each: 17 * 2**(d-1) - 12 pixels; 124 at depth 4.
+    assert receptive_field(build_model(base_filters=1, depth=depth)) == 17 * 2 ** (depth - 1) - 12
+
+
+@pytest.fixture
+def float64():
+    keras.config.set_floatx("float64")
+    yield
+    keras.config.set_floatx("float32")
+
+
+@pytest.mark.parametrize("depth", [2, 4])
+def test_receptive_field_is_how_far_one_input_pixel_changes_the_output(depth, float64):
+    """One pixel of 1 on zeros, through the network with random positive kernels: the outputs it reaches."""
+    model = build_model(base_filters=2, depth=depth)
+    rng = np.random.default_rng(depth)
+    # Positive kernels, zero biases and fresh batch norms (mean 0, variance 1) keep every activation >= 0
+    # and > 0 wherever the pixel reaches, so no path cancels or is cut by a ReLU; float64 keeps the
+    # farthest outputs, ~1e-37 at depth 4, above underflow.
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+            shape = layer.kernel.shape
+            layer.kernel.assign(rng.uniform(0.5, 1.5, shape) / np.prod(shape[:-1]))
+    scores = keras.Model(model.input, model.get_layer("scores").output)
+    multiple, radius = 2 ** (depth - 1), receptive_field(model)
+    size = 2 * radius + 4 * multiple
+    centre = size // 2 - multiple
+    # The reach depends on where the pixel lies in the pooling grid: try every phase along both axes.
+    x = np.zeros((multiple, size, size, 1))
+    for phase in range(multiple):
+        x[phase, centre + phase, centre + phase] = 1.0
+    reached = keras.ops.convert_to_numpy(scores(x, training=False)) != 0
+    reach = 0
+    for phase in range(multiple):
+        for axis in (0, 1):
+            hit = np.flatnonzero(reached[phase].any(axis=(1 - axis, 2)))
+            reach = max(reach, centre + phase - hit.min(), hit.max() - centre - phase)
+    assert reach == radius
+
+
+def test_receptive_field_refuses_unknown_layers():
+    inputs = keras.Input((None, None, 1))
+    model = keras.Model(inputs, keras.layers.UpSampling2D(name="zoom")(inputs))
+    with pytest.raises(TypeError, match="'zoom' of type UpSampling2D"):
+        receptive_field(model)

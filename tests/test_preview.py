@@ -1,8 +1,10 @@
 
+import numpy as np
 import pytest
 
 from atomsight.cli import main
 from atomsight.exitwaves import build_shard
+from atomsight.preview import microscope_title
 from atomsight.structures.build import generate_split, write_structures
 
 from pathlib import Path
@@ -45,3 +47,14 @@ def test_preview_without_stores_says_how_to_make_them(tmp_path, capsys):
     assert main(["preview", config, "graphene", "--results", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert "missing exit-wave stores" in error and "snakemake --cores 2" in error
+
+
+def test_titles_give_the_defocus_of_the_channel_shown_and_its_c10():
+    values = {"defocus": 12.0, "Cs": -15e4, "C5": 2e7, "astigmatism": 30.0, "focal_spread": 25.0, "blur": 0.1,
+              "dose": 0.0, "sampling": 0.12, "dihedral": 3}
+    params = {key: np.array([value]) for key, value in values.items()}
+    # gold_counting's first channel: abTEM defocus 170 Å + the drawn 12 Å = 182 Å, i.e. C10 = -182 Å (underfocus).
+    title = microscope_title(params, 0, defocus_offset=170.0)
+    assert title.splitlines()[0] == "defocus 182 Å (C10 = -182 Å)"
+    assert "Cs -15.0 µm, C5 2.0 mm, A1 30 Å" in title and "no noise" in title
+    assert microscope_title(params, 0).startswith("defocus 12 Å (C10 = -12 Å)")

@@ -76,7 +76,8 @@ def test_every_job_went_through_sbatch_to_its_partition(slurm_run):
     _, output = slurm_run
     submissions = SUBMITTED.findall(output)
     stats = job_stats(output)
-    assert len(submissions) == stats["total"] == 8
+    # structures of 3 splits, exit waves of 4 shards (train 2, validation 1, test 1), train, evaluate, export
+    assert len(submissions) == stats["total"] == 10
     gpu_rules = {"simulate_exit_waves", "train_model", "evaluate_model"}
     for _, slurm_id, _ in submissions:
         job = slurm_job(slurm_id)

@@ -28,8 +28,9 @@ def epochs_of(folder):
 def trained(tiny_config, tiny_stores, tmp_path_factory):
     system = tiny_config["systems"]["graphene"]
     folder = tmp_path_factory.mktemp("run")
-    path = train(system, train_stores=tiny_stores["graphene"]["train"], test_stores=tiny_stores["graphene"]["test"],
-                 out=folder, progress=False)
+    stores = tiny_stores["graphene"]
+    path = train(system, train_stores=stores["train"], validation_stores=stores["validation"], out=folder,
+                 progress=False)
     return system, folder, path
 
 
@@ -47,7 +48,8 @@ def test_a_run_leaves_model_curves_and_logs(trained):
 def test_an_interrupted_run_resumes_at_its_last_epoch(tiny_config, tiny_stores, tmp_path):
     system = {**tiny_config["systems"]["graphene"]}
     system["training"] = {**system["training"], "epochs": 3}
-    stores = dict(train_stores=tiny_stores["graphene"]["train"], test_stores=tiny_stores["graphene"]["test"])
+    graphene = tiny_stores["graphene"]
+    stores = dict(train_stores=graphene["train"], validation_stores=graphene["validation"])
     with pytest.raises(KeyboardInterrupt):
         train(system, **stores, out=tmp_path, progress=False, callbacks=[Interrupt()])
     assert epochs_of(tmp_path) == [0] and (tmp_path / "backup").exists() and not (tmp_path / "model.keras").exists()
@@ -61,8 +63,9 @@ def test_an_interrupted_run_resumes_at_its_last_epoch(tiny_config, tiny_stores, 
 
 def test_the_same_seed_trains_the_same_weights_on_cpu(trained, tiny_stores, tmp_path):
     system, _, path = trained
-    again = train(system, train_stores=tiny_stores["graphene"]["train"], test_stores=tiny_stores["graphene"]["test"],
-                  out=tmp_path, progress=False)
+    stores = tiny_stores["graphene"]
+    again = train(system, train_stores=stores["train"], validation_stores=stores["validation"], out=tmp_path,
+                  progress=False)
     for a, b in zip(keras.models.load_model(path).get_weights(), keras.models.load_model(again).get_weights()):
         np.testing.assert_array_equal(a, b)
 
@@ -80,7 +83,7 @@ import sys, json, numpy as np
 from atomsight.train import train
 from atomsight.model import load_model
 system, stores, out = json.loads(sys.argv[1])
-path = train(system, train_stores=stores["train"], test_stores=stores["test"], out=out, progress=False)
+path = train(system, train_stores=stores["train"], validation_stores=stores["validation"], out=out, progress=False)
 np.save(out + "/weights.npy", np.concatenate([np.ravel(w) for w in load_model(path).get_weights()]))
 """
 
@@ -91,7 +94,7 @@ def test_two_processes_with_the_same_seed_train_the_same_weights(tiny_config, ti
     system = {**tiny_config["systems"]["graphene"]}
     system["training"] = {**system["training"], "base_filters": 16, "batch_size": 8, "epochs": 1,
                           "steps_per_epoch": 4}
-    stores = {split: [str(p) for p in tiny_stores["graphene"][split]] for split in ("train", "test")}
+    stores = {split: [str(p) for p in tiny_stores["graphene"][split]] for split in ("train", "validation")}
     weights = []
     for run in ("a", "b"):
         out = tmp_path / run

@@ -28,9 +28,11 @@ def test_every_shard_store_is_made(workdir):
     assert stores == [
         "results/exitwaves/gold/test/shard-000.zarr",
         "results/exitwaves/gold/train/shard-000.zarr",
+        "results/exitwaves/gold/validation/shard-000.zarr",
         "results/exitwaves/graphene/test/shard-000.zarr",
         "results/exitwaves/graphene/train/shard-000.zarr",
         "results/exitwaves/graphene/train/shard-001.zarr",
+        "results/exitwaves/graphene/validation/shard-000.zarr",
     ]
     assert (workdir / "results" / "structures" / "graphene" / "train.extxyz").exists()
     assert (workdir / "results" / "preview" / "gold.png").stat().st_size > 10_000
@@ -102,6 +104,16 @@ def test_the_report_holds_the_plots_with_their_captions(workdir, snakemake):
             assert f'"results/{plot}": {{"name"' in page  # embedded, not only linked
     for category in ('"Training data"', '"Training"', '"Evaluation"'):
         assert category in page
+
+
+def test_training_never_reads_the_test_split_and_evaluation_reads_only_it(tmp_path, snakemake):
+    (tmp_path / "config.yaml").write_text((REPO / "tests" / "data" / "tiny.yaml").read_text())
+    result = snakemake(tmp_path, "--dry-run", "results/eval/graphene/metrics.json")
+    assert result.returncode == 0, result.stdout[-3000:]
+    inputs = dict(re.findall(r"^rule (\w+):\n    input: ([^\n]*)", result.stdout, flags=re.M))
+    splits = {rule: set(re.findall(r"exitwaves/graphene/(\w+)/shard", inputs[rule]))
+              for rule in ("train_model", "evaluate_model")}
+    assert splits == {"train_model": {"train", "validation"}, "evaluate_model": {"test"}}
 
 
 @pytest.mark.parametrize("device", ["cpu", "gpu", "auto"])

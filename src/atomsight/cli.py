@@ -30,8 +30,7 @@ def _preview(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from .predict import predict_images
 
-    for path in predict_images(args.model, args.images, sampling=args.sampling, out=args.out, tile=args.tile,
-                               overlap=args.overlap):
+    for path in predict_images(args.model, args.images, sampling=args.sampling, out=args.out, tile=args.tile):
         print(f"wrote {path}")
     return 0
 
@@ -66,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", type=Path, nargs="+", help="images: .npy, .tif/.tiff or .png")
     predict.add_argument("--sampling", type=float, required=True, help="sampling of the images [Å/pixel]")
     predict.add_argument("--out", type=Path, required=True, help="folder of the results")
-    predict.add_argument("--tile", type=int, default=512, help="tile size for large images [pixels] (default: 512)")
-    predict.add_argument("--overlap", type=int, default=64, help="overlap of tiles [pixels] (default: 64)")
+    predict.add_argument("--tile", type=int, default=1024,
+                         help="tile size for large images [pixels at the model's sampling] (default: 1024); tiles"
+                              " overlap by twice the network's receptive field, so they join without seams")
     predict.set_defaults(run=_predict)
     return parser
 

@@ -94,6 +94,61 @@ def _check_range(value: list[float], key: str, source: str) -> None:
         raise ConfigError(f"{source}: {key}: range {value} has its lower bound above its upper bound")
 
 
+def _check_thermal(simulation: dict[str, Any], element: str, key: str, source: str) -> None:
+    """Check that the structures' element has a thermal displacement, and that it can be applied."""
+    displacements = simulation["thermal"]["rms_displacement"]
+    if element not in displacements:
+        raise ConfigError(
+            f"{source}: {key}.thermal.rms_displacement: no value for {element!r}, the element of"
+            f" structures.parameters.element; give its rms displacement [Å] (0 for none), got {displacements}"
+        )
+    if simulation["projection"] == "finite" and any(u > 0 for u in displacements.values()):
+        raise ConfigError(
+            f"{source}: {key}.thermal.rms_displacement: {displacements} needs projection: infinite"
+            " (only the infinite projection is smeared); set projection: infinite or the displacements to 0"
+        )
+
+
+def largest_field_of_view(image_size: int, sampling: float, scale_jitter: float) -> float:
+    """Return the side of the largest training image that can be drawn [Å].
+
+    An image of ``image_size`` pixels at the coarsest drawable sampling,
+    ``sampling * (1 + scale_jitter)``. Translations and the rotations by 90 degrees
+    and mirrorings move the image but do not enlarge it.
+
+    Parameters
+    ----------
+    image_size : int
+        Side of the square images [pixels].
+    sampling : float
+        Nominal sampling [Å/pixel].
+    scale_jitter : float
+        Relative scale jitter; samplings are drawn from sampling * [1 - jitter, 1 + jitter].
+
+    Returns
+    -------
+    float
+        The side [Å].
+    """
+    return image_size * sampling * (1 + scale_jitter)
+
+
+def _check_field_of_view(system: dict[str, Any], prefix: str, source: str) -> None:
+    """Refuse training images larger than the periodic cell: they would wrap around it."""
+    microscope, cell = system["microscope"], system["cell"]
+    view = largest_field_of_view(microscope["image_size"], microscope["sampling"], microscope["scale_jitter"])
+    if view > min(cell) * (1 + 1e-6):
+        coarsest = microscope["sampling"] * (1 + microscope["scale_jitter"])
+        largest = int(min(cell) * (1 + 1e-6) / coarsest) // 8 * 8  # image_size is a multiple of 8
+        raise ConfigError(
+            f"{source}: {prefix}.microscope.image_size: training images of {microscope['image_size']} pixels at up to"
+            f" {microscope['sampling']} x (1 + {microscope['scale_jitter']}) = {coarsest:.4g} Å/pixel"
+            f" ({prefix}.microscope.sampling x (1 + {prefix}.microscope.scale_jitter)) span {view:.2f} Å, more than"
+            f" {prefix}.cell {cell} Å, so they would wrap around the periodic exit wave; lower image_size, sampling"
+            f" or scale_jitter, or enlarge the cell (image_size <= {largest} fits)"
+        )
+
+
 def _check_consistency(config: dict[str, Any], source: str) -> None:
     """Checks that a JSON schema cannot express (relations between keys)."""
     for name in config["targets"]:
@@ -110,6 +165,7 @@ def _check_consistency(config: dict[str, Any], source: str) -> None:
                 f" least {ANTIALIAS_FACTOR} x potential_sampling ({simulation['potential_sampling']} Å), since"
                 " abTEM's antialiasing aperture keeps 2/3 of the simulated band"
             )
+        _check_thermal(simulation, system["structures"]["parameters"]["element"], f"{prefix}.simulation", source)
         for key, value in system["structures"]["parameters"].items():
             if _is_range(value):
                 _check_range(value, f"{prefix}.structures.parameters.{key}", source)
@@ -123,6 +179,7 @@ def _check_consistency(config: dict[str, Any], source: str) -> None:
                 f" {microscope['sampling'] * (1 - microscope['scale_jitter']):.4g} Å (sampling x (1 - scale_jitter))"
                 f" is finer than the stored exit waves' {simulation['storage_sampling']} Å"
             )
+        _check_field_of_view(system, prefix, source)
 
 
 def _read_yaml(path: Path) -> Any:

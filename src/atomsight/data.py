@@ -82,12 +82,14 @@ class SpectraSource:
         self.n_classes = len(expected)
 
     def _check_field_of_view(self, path: str | Path) -> None:
-        view = self.settings.image_size * self.settings.sampling
+        settings = self.settings
+        view = settings.largest_field_of_view
         if view > min(self.grid.extent) * (1 + 1e-6):
             raise StoreError(
-                f"{path}: training images of {self.settings.image_size} pixels at {self.settings.sampling} Å/pixel"
+                f"{path}: training images of {settings.image_size} pixels at up to"
+                f" {settings.sampling * (1 + settings.scale_jitter):.4g} Å/pixel (sampling x (1 + scale_jitter))"
                 f" ({view:.2f} Å) are larger than the store's exit waves ({self.grid.extent[0]:.2f} x"
-                f" {self.grid.extent[1]:.2f} Å); lower microscope.image_size or microscope.sampling"
+                f" {self.grid.extent[1]:.2f} Å); lower microscope.image_size, sampling or scale_jitter"
             )
 
     def __len__(self) -> int:
@@ -208,7 +210,7 @@ def training_dataset(
 def validation_dataset(
     stores: Sequence[str | Path], system: Mapping[str, Any], *, count: int, batch_size: int
 ) -> tf.data.Dataset:
-    """Return a fixed set of ``count`` validation batches' worth of images from the held-out split.
+    """Return a fixed set of ``count`` validation batches' worth of images from the validation split.
 
     The held-out structures are taken in order (cycling when ``count`` exceeds them),
     each with a microscope drawn from a fixed seed, and the images are cached after
@@ -217,7 +219,7 @@ def validation_dataset(
     Parameters
     ----------
     stores : sequence of path
-        The ``test`` split's shard stores.
+        The ``validation`` split's shard stores.
     system : mapping
         The system's validated configuration section.
     count : int

@@ -1,8 +1,11 @@
 """Evaluation on held-out simulations: detections matched to the true atoms or columns, per dose.
 
-The ``test`` split is imaged at every configured dose with the other microscope
-parameters drawn from fixed seeds (the same microscope for a structure at every dose),
-so the curves show the effect of the dose alone. Written to ``results/eval/<system>/``:
+The ``test`` split, which neither training nor tuning sees, is imaged at every
+configured dose with the other microscope parameters drawn from fixed seeds (the same
+microscope for a structure at every dose), so the curves show the effect of the dose
+alone. Each score comes with a confidence interval from a bootstrap over the test
+structures, the independent units of the evaluation (the images of one structure share
+its atoms). Written to ``results/eval/<system>/``:
 ``metrics.json``, ``f1_vs_dose.png``, ``overlays.png`` and, for column counting,
 ``count_errors.png``.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +24,16 @@ import tensorflow as tf
 from .atomic import atomic_path
 from .data import SpectraSource
 from .evaluation_plots import plot_count_errors, plot_f1, plot_overlays
-from .metrics import aggregate, count_errors, match, score
+from .metrics import SCORES, Scores, aggregate, bootstrap_intervals, count_errors, match, score
 from .microscope import draw, stack_parameters
 from .model import load_model
 from .postprocess import detect
 from .store import read_ground_truth
 
 log = logging.getLogger(__name__)
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+"""A network's forward pass: images (N, H, W, F) to probability maps (N, H, W, 1 + C)."""
 
 
 def visible_positions(
@@ -56,7 +62,7 @@ def _inside(pixels: np.ndarray, size: int, margin: float) -> np.ndarray:
 def evaluate(
     system: Mapping[str, Any], *, model_path: str | Path, test_stores: Sequence[str | Path], out: str | Path
 ) -> dict[str, Any]:
-    """Evaluate a trained model on a system's held-out split and write metrics and plots.
+    """Evaluate a trained model on a system's test split and write metrics and plots.
 
     Parameters
     ----------
@@ -72,14 +78,44 @@ def evaluate(
     Returns
     -------
     dict
-        The metrics, as written to ``metrics.json``: per dose the precision, recall,
-        F1, position RMSE [Å] and, for column counting, the fractions of columns
-        miscounted by 0, 1, 2 and 3 or more atoms.
+        The metrics, as written to ``metrics.json`` (see :func:`evaluate_predictor`).
+    """
+    model = load_model(model_path)
+    return evaluate_predictor(system, lambda images: model.predict(images, batch_size=8, verbose=0),
+                              test_stores=test_stores, out=out)
+
+
+def evaluate_predictor(
+    system: Mapping[str, Any], predict: Predictor, *, test_stores: Sequence[str | Path], out: str | Path
+) -> dict[str, Any]:
+    """Evaluate any predictor of probability maps on a system's test split and write metrics and plots.
+
+    Parameters
+    ----------
+    system : mapping
+        The system's validated configuration section.
+    predict : Predictor
+        Images (N, H, W, F) to probability maps (N, H, W, 1 + C): a trained network's
+        forward pass, or a stand-in whose output is known.
+    test_stores : sequence of path
+        Shard stores of the ``test`` split.
+    out : str or pathlib.Path
+        Folder of the results.
+
+    Returns
+    -------
+    dict
+        The metrics, as written to ``metrics.json``: the number of test ``structures``,
+        ``images_per_dose``, the matching ``radius`` [Å], the intervals' ``confidence``
+        and ``bootstrap_resamples``, and per dose (``doses``) the precision, recall, F1
+        and position RMSE [Å], each with its confidence interval ``<score>_ci`` = [low,
+        high] (:func:`atomsight.metrics.bootstrap_intervals` over the test structures),
+        the pooled counts and, for column counting, the fractions of columns miscounted
+        by 0, 1, 2 and 3 or more atoms.
     """
     settings_eval = system["evaluation"]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model = load_model(model_path)
     source = SpectraSource(test_stores, system)
     microscope = source.microscope()
     size = source.settings.image_size
@@ -90,13 +126,17 @@ def evaluate(
     repeats = settings_eval["images_per_structure"]
     jobs = [(i, r) for i in range(len(source)) for r in range(repeats)]
     base = [draw(tf.constant([settings_eval["seed"], i * repeats + r], tf.int64), source.settings, extent) for i, r in jobs]
-    results: dict[str, Any] = {"doses": [], "radius": settings_eval["radius"], "images_per_dose": len(jobs)}
+    results: dict[str, Any] = {
+        "structures": len(source), "images_per_dose": len(jobs), "radius": settings_eval["radius"],
+        "confidence": settings_eval["confidence"], "bootstrap_resamples": settings_eval["bootstrap_resamples"],
+        "doses": [],
+    }
     overlays = []
     for dose in settings_eval["doses"]:
         params = stack_parameters([{**p, "dose": tf.constant(dose, tf.float32), "dihedral": tf.constant(0)} for p in base])
         index = [i for i, _ in jobs]
         images = microscope.images(tf.gather(waves, index), params).numpy()
-        probabilities = model.predict(images, batch_size=8, verbose=0)
+        probabilities = predict(images)
         per_image, matched_heights = [], ([], [])
         for k, (i, _) in enumerate(jobs):
             sampling = float(params["sampling"][k])
@@ -105,7 +145,7 @@ def evaluate(
             true_px, owners = visible_positions(truths[i].positions, shift=shift, sampling=sampling, size=size,
                                                 extent=source.grid.extent, margin=margin)
             found = detect(probabilities[k], threshold=settings_eval["threshold"], epsilon=settings_eval["epsilon"],
-                           t=settings_eval["t"])
+                           t=settings_eval["t"], h=settings_eval["h"], sigma=system["labels"]["sigma"] / sampling)
             keep = _inside(found.positions, size, margin)
             found_px, found_classes = found.positions[keep], found.classes[keep]
             per_image.append(score(true_px * sampling, found_px * sampling, settings_eval["radius"]))
@@ -115,13 +155,11 @@ def evaluate(
                 matched_heights[1].append(found_classes[pairs.detected_index] + 1)
             if k < 4 and dose == max(settings_eval["doses"]):
                 overlays.append((images[k], true_px, found_px))
-        total = aggregate(per_image)
-        entry = {"dose": dose, "precision": total.precision, "recall": total.recall, "f1": total.f1,
-                 "rmse": total.rmse, "true_positives": total.true_positives,
-                 "false_positives": total.false_positives, "false_negatives": total.false_negatives}
+        per_structure = [aggregate(per_image[i * repeats:(i + 1) * repeats]) for i in range(len(source))]
+        entry = {"dose": dose, **_scores_with_intervals(per_structure, settings_eval)}
         if heights:
             entry["count_errors"] = count_errors(np.concatenate(matched_heights[0]), np.concatenate(matched_heights[1]))
-        log.info("dose %g e/Å^2: F1 %.3f, RMSE %.3f Å", dose, total.f1, total.rmse)
+        log.info("dose %g e/Å^2: F1 %.3f (%.3f-%.3f), RMSE %.3f Å", dose, entry["f1"], *entry["f1_ci"], entry["rmse"])
         results["doses"].append(entry)
     _write_json(results, out / "metrics.json")
     plot_f1(results, out / "f1_vs_dose.png")
@@ -129,6 +167,20 @@ def evaluate(
     if heights:
         plot_count_errors(results, out / "count_errors.png")
     return results
+
+
+def _scores_with_intervals(per_structure: Sequence[Scores], settings_eval: Mapping[str, Any]) -> dict[str, Any]:
+    """Pooled scores of the structures, each with its bootstrap interval (``<score>_ci``), and the counts."""
+    total = aggregate(per_structure)
+    intervals = bootstrap_intervals(per_structure, resamples=settings_eval["bootstrap_resamples"],
+                                    confidence=settings_eval["confidence"], seed=settings_eval["seed"])
+    entry: dict[str, Any] = {}
+    for key in SCORES:
+        entry[key] = getattr(total, key)
+        entry[f"{key}_ci"] = list(intervals[key])
+    entry.update(true_positives=total.true_positives, false_positives=total.false_positives,
+                 false_negatives=total.false_negatives)
+    return entry
 
 
 def _write_json(data: Mapping[str, Any], path: Path) -> None:

@@ -13,21 +13,35 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
+def _values_and_errors(results: Mapping[str, Any], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """A score at every dose and its error bars (2, doses) below and above it; nan where undefined (null)."""
+    values = np.array([np.nan if d[key] is None else d[key] for d in results["doses"]], dtype=float)
+    intervals = np.array([[np.nan if v is None else v for v in d[f"{key}_ci"]] for d in results["doses"]], dtype=float)
+    low, high = intervals.T
+    return values, np.clip([values - low, high - values], 0.0, None)
+
+
 def plot_f1(results: Mapping[str, Any], out: str | Path) -> Path:
-    """Plot precision, recall and F1 (left) and the position RMSE (right) against dose."""
+    """Plot precision, recall and F1 (left) and the position RMSE (right) against dose.
+
+    Error bars are the confidence intervals of ``metrics.json`` (``<score>_ci``), a
+    bootstrap over the test structures.
+    """
     doses = [d["dose"] for d in results["doses"]]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
     for key in ("precision", "recall", "f1"):
-        left.semilogx(doses, [d[key] for d in results["doses"]], "o-", label=key)
+        left.errorbar(doses, *_values_and_errors(results, key), fmt="o-", capsize=3, label=key)
     left.set_ylim(0, 1.02)
     left.set_ylabel("score")
     left.legend()
-    right.semilogx(doses, [d["rmse"] if d["rmse"] is not None else np.nan for d in results["doses"]], "o-")
+    right.errorbar(doses, *_values_and_errors(results, "rmse"), fmt="o-", capsize=3)
     right.set_ylabel("position RMSE [Å]")
     for ax in (left, right):
+        ax.set_xscale("log")
         ax.set_xlabel("dose [e/Å²]")
         ax.grid(alpha=0.3)
-    fig.suptitle(f"held-out structures, matches within {results['radius']} Å")
+    fig.suptitle(f"{results['structures']} test structures, matches within {results['radius']} Å, "
+                 f"{results['confidence']:.0%} bootstrap intervals")
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return Path(out)

@@ -59,7 +59,7 @@ def build_shard(
         The system's validated configuration section.
     name : str
         The system's name.
-    split : {"train", "test"}
+    split : {"train", "validation", "test"}
         The data split.
     shard : int
         Index of the shard within the split.

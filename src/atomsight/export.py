@@ -7,8 +7,9 @@
                    normalize (raw -> locally normalised) and probabilities (normalised -> probabilities)
     model.keras    the Keras model (input: normalised images)
     model.json     the model card: system, classes, training sampling [Å/pixel], energy [eV],
-                   input channels and defocus offsets [Å], normalisation window, configuration
-                   hash and evaluation summary
+                   input channels, the defocus range and offsets [Å] in abTEM's convention
+                   (defocus = -C10) and as C10, normalisation window, configuration hash and
+                   evaluation summary
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ from .microscope import local_normalize
 from .model import load_model
 
 CARD = "model.json"
+DEFOCUS_CONVENTION = (
+    "defocus_* are abTEM's defocus = -C10 [Å] (positive: underfocus); c10_* are C10 [Å] (positive: overfocus). "
+    "Channel i was imaged at C10 = c10_offsets[i] + one shared value drawn from c10_range."
+)
+
+
+def _c10(defocus: float) -> float:
+    """Return C10 [Å] of abTEM's ``defocus`` [Å] (0.0 - defocus, so a zero is not written as -0.0)."""
+    return 0.0 - defocus
 
 
 def model_card(system: Mapping[str, Any], *, name: str, evaluation: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,11 +68,18 @@ def model_card(system: Mapping[str, Any], *, name: str, evaluation: Mapping[str,
         "sampling": microscope["sampling"],
         "energy": system["energy"],
         "input_channels": len(microscope["defocus_offsets"]),
+        "defocus_convention": DEFOCUS_CONVENTION,
+        "defocus_range": microscope["defocus"],
         "defocus_offsets": microscope["defocus_offsets"],
+        "c10_range": sorted(_c10(d) for d in microscope["defocus"]),
+        "c10_offsets": [_c10(d) for d in microscope["defocus_offsets"]],
         "normalization_sigma": sigma,
         "normalization_sigma_pixels": None if sigma is None else sigma / microscope["sampling"],
         "size_multiple": 2 ** (system["training"]["depth"] - 1),
-        "postprocess": {key: system["evaluation"][key] for key in ("threshold", "epsilon", "t")},
+        "postprocess": {
+            **{key: system["evaluation"][key] for key in ("threshold", "epsilon", "t", "h")},
+            "sigma": system["labels"]["sigma"] / microscope["sampling"],  # label width at the model's sampling [pixels]
+        },
         "config_hash": config_hash(system),
         "atomsight_version": __version__,
         "evaluation": [

@@ -10,6 +10,7 @@ position ``p`` [pixels] is at ``p * factor`` in the resampled image, and a posit
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -21,28 +22,63 @@ from skimage.color import rgb2gray
 MIN_SIDE = 16
 """Smallest accepted image side [pixels]."""
 
+MAX_SAMPLING_RATIO = 2.0
+"""Largest ratio, either way, of an image's pixel size to the model's before :func:`check_sampling` warns.
 
-def _read_tiff(path: Path) -> np.ndarray:
-    """Read every page of a TIFF, stacked as (pages, ...) if there are several."""
-    return tifffile.imread(path, key=slice(None))
+The model was trained on images whose detector MTF and noise spectrum are those of
+its own pixel size. Resampling by more than this factor leaves an image whose noise is
+correlated over two or more pixels, or whose MTF is squeezed to half the band or less,
+far from anything the model has seen.
+"""
+
+_TIFF_ALPHA = {tifffile.EXTRASAMPLE.ASSOCALPHA, tifffile.EXTRASAMPLE.UNASSALPHA}
+"""TIFF extra-sample types that are an alpha band."""
 
 
-READERS = {".npy": np.load, ".tif": _read_tiff, ".tiff": _read_tiff, ".png": iio.imread}
-"""Reader of each supported file extension (lower case)."""
+def _read_npy(path: Path) -> tuple[np.ndarray, bool]:
+    """Read a ``.npy`` array; it is never a colour image."""
+    return np.load(path), False
 
-COLOUR_FORMATS = {".png", ".tif", ".tiff"}
-"""Extensions whose (H, W, 2), (H, W, 3) and (H, W, 4) arrays are grey + alpha, RGB and RGBA images."""
+
+def _read_png(path: Path) -> tuple[np.ndarray, bool]:
+    """Read a PNG; a (H, W, n) PNG is grey + alpha (n = 2), RGB (3) or RGBA (4)."""
+    array = iio.imread(path)
+    return array, array.ndim == 3
+
+
+def _read_tiff(path: Path) -> tuple[np.ndarray, bool]:
+    """Read every page of a TIFF, stacked as (pages, ...) if there are several, and whether it is colour.
+
+    Only the photometric tag says what the samples of a pixel are: RGB (colour, the
+    samples moved last if stored as separate planes) or grey with an alpha extra sample
+    (colour in the sense of :func:`_luminance`). Samples of a MINISBLACK TIFF without
+    alpha are separate images, e.g. a focal series stored channels-last.
+    """
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        array = tif.asarray(key=slice(None))
+        if page.photometric == tifffile.PHOTOMETRIC.RGB:
+            if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE:
+                array = np.moveaxis(array, -3, -1)
+            return array, True
+        alpha = page.photometric == tifffile.PHOTOMETRIC.MINISBLACK and bool(set(page.extrasamples) & _TIFF_ALPHA)
+        return array, alpha
+
+
+READERS = {".npy": _read_npy, ".tif": _read_tiff, ".tiff": _read_tiff, ".png": _read_png}
+"""Reader of each supported file extension (lower case): the array and whether its last axis holds colour samples."""
 
 
 def read_image(path: str | Path, *, channels: int = 1) -> np.ndarray:
     """Read an experimental image or focal series as float32 (H, W, C).
 
-    A 2D image becomes (H, W, 1). With ``channels == 1`` a colour PNG or TIFF,
-    (H, W, 3) or (H, W, 4), becomes its luminance (Rec. 709 weights of
-    ``skimage.color.rgb2gray``); an alpha band is dropped, also from grey + alpha
-    (H, W, 2). A focal series of ``channels`` images may be stored as (N, H, W),
-    such as the N pages of a TIFF, or as (H, W, N); it is returned as (H, W, N).
-    Values keep their units (no rescaling).
+    A 2D image becomes (H, W, 1). A colour image, which is one image, becomes its
+    luminance (Rec. 709 weights of ``skimage.color.rgb2gray``) with any alpha band
+    dropped: a PNG of 2 (grey + alpha), 3 (RGB) or 4 (RGBA) bands, or a TIFF whose
+    photometric tag is RGB (or grey with an alpha extra sample). A focal series of
+    ``channels`` images may be stored as (N, H, W), such as the N pages of a TIFF,
+    or as (H, W, N), such as a MINISBLACK TIFF of N samples per pixel; it is returned
+    as (H, W, N). Values keep their units (no rescaling).
 
     Parameters
     ----------
@@ -62,8 +98,9 @@ def read_image(path: str | Path, *, channels: int = 1) -> np.ndarray:
         If the file does not exist.
     ValueError
         If the extension is not supported, the array does not hold ``channels``
-        images, a side is shorter than 16 pixels, a value is NaN or infinite, or an
-        image (a channel) is constant. The message names the file.
+        images (a colour image holds one), a side is shorter than 16 pixels, a value
+        is NaN or infinite, or an image (a channel) is constant. The message names
+        the file.
     """
     path = Path(path)
     if channels < 1:
@@ -73,8 +110,11 @@ def read_image(path: str | Path, *, channels: int = 1) -> np.ndarray:
         raise ValueError(f"{path}: unsupported extension {path.suffix!r}, expected one of {', '.join(READERS)}")
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
-    array = np.asarray(READERS[suffix](path))
-    if channels == 1 and suffix in COLOUR_FORMATS and array.ndim == 3 and array.shape[-1] in (2, 3, 4):
+    array, colour = READERS[suffix](path)
+    if colour and array.shape[-1] in (2, 3, 4):
+        if channels != 1:
+            raise ValueError(f"{path}: a colour image of shape {array.shape} holds one image, expected a focal series of"
+                             f" {channels} grey images as ({channels}, H, W) or (H, W, {channels})")
         array = _luminance(array)
     image = _channels_last(array, channels, path).astype(np.float32)
     _check_values(image, path)
@@ -86,6 +126,28 @@ def _luminance(array: np.ndarray) -> np.ndarray:
     if array.shape[-1] == 2:
         return array[..., 0]
     return rgb2gray(array[..., :3].astype(np.float64))
+
+
+def check_sampling(path: str | Path, sampling: float, model_sampling: float) -> None:
+    """Warn if an image's pixel size is more than :data:`MAX_SAMPLING_RATIO` from the model's, either way.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The image file, named in the warning.
+    sampling : float
+        Pixel size of the image [Å/pixel].
+    model_sampling : float
+        Pixel size the model was trained at [Å/pixel].
+    """
+    ratio = sampling / model_sampling
+    if not 1 / MAX_SAMPLING_RATIO <= ratio <= MAX_SAMPLING_RATIO:
+        warnings.warn(
+            f"{path}: pixel size {sampling:g} Å differs from the model's training sampling {model_sampling:g} Å by a"
+            f" factor {max(ratio, 1 / ratio):.2f} (more than {MAX_SAMPLING_RATIO:g}); resampled that far, the image's"
+            " noise and detector MTF are unlike the training images' and the detections may be unreliable",
+            UserWarning, stacklevel=2,
+        )
 
 
 def _channels_last(array: np.ndarray, channels: int, path: Path) -> np.ndarray:

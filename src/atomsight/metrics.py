@@ -1,4 +1,5 @@
-"""Evaluation: match detected to true positions, score the detections, count column-height errors.
+"""Evaluation: match detected to true positions, score the detections, bootstrap their confidence
+intervals, count column-height errors.
 
 Positions are arrays of shape (n, d), usually d = 2 (row, col) in pixels or (x, y) in Å;
 a matching ``radius`` is in the same units. True and detected positions are matched one
@@ -16,6 +17,9 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
+
+SCORES = ("precision", "recall", "f1", "rmse")
+"""Scores of a matching that :func:`bootstrap_intervals` gives intervals for (properties of :class:`Scores`)."""
 
 HEIGHT_ERRORS = ("0", "1", "2", ">=3")
 """Keys of :func:`count_errors`: absolute error of a column's height [atoms] (paper Fig. 12)."""
@@ -188,6 +192,59 @@ def aggregate(scores: Sequence[Scores]) -> Scores:
         false_negatives=sum(s.false_negatives for s in scores),
         sum_squared_distance=float(sum(s.sum_squared_distance for s in scores)),
     )
+
+
+def bootstrap_intervals(
+    scores: Sequence[Scores], *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """Percentile-bootstrap confidence intervals of the pooled scores of independent units.
+
+    The units (in an evaluation, the held-out structures, each with the pooled scores of
+    its images) are the independent draws: each resample draws as many units as there
+    are, with replacement, and pools their counts with :func:`aggregate`. The interval of
+    a score is the central ``confidence`` fraction of its resampled values. Resamples
+    without a matched pair have no RMSE and are left out of its interval.
+
+    Parameters
+    ----------
+    scores : sequence of Scores
+        Scores of the units, at least one.
+    resamples : int
+        Number of bootstrap resamples.
+    confidence : float
+        Coverage of the intervals, in (0, 1), e.g. 0.95.
+    seed : int
+        Seed of the resampling (NumPy's default generator).
+
+    Returns
+    -------
+    dict of str to tuple of float
+        (low, high) for each of :data:`SCORES`: ``precision``, ``recall``, ``f1`` and
+        ``rmse`` [units of the positions]; (nan, nan) for the RMSE when no resample has
+        a matched pair.
+
+    Raises
+    ------
+    ValueError
+        If there are no units, ``resamples`` is below 1 or ``confidence`` is not in (0, 1).
+    """
+    if len(scores) == 0 or resamples < 1 or not 0 < confidence < 1:
+        raise ValueError(
+            f"bootstrap needs at least one unit, one resample and a confidence in (0, 1); got {len(scores)} units, "
+            f"{resamples} resamples, confidence {confidence}"
+        )
+    counts = np.array([[s.true_positives, s.false_positives, s.false_negatives, s.sum_squared_distance]
+                       for s in scores])
+    picks = np.random.default_rng(seed).integers(0, len(scores), size=(resamples, len(scores)))
+    pooled = [Scores(int(tp), int(fp), int(fn), float(ssd)) for tp, fp, fn, ssd in counts[picks].sum(axis=1)]
+    quantiles = [(1 - confidence) / 2, (1 + confidence) / 2]
+    intervals = {}
+    for key in SCORES:
+        values = np.array([getattr(p, key) for p in pooled])
+        values = values[np.isfinite(values)]
+        low, high = np.quantile(values, quantiles) if values.size else (np.nan, np.nan)
+        intervals[key] = (float(low), float(high))
+    return intervals
 
 
 def count_errors(true_heights: np.ndarray, detected_heights: np.ndarray) -> dict[str, float]:

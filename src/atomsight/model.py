@@ -193,3 +193,85 @@ def build_model(
 def load_model(path: str | Path) -> keras.Model:
     """Load a saved network (``.keras``), with atomsight's custom objects registered."""
     return keras.models.load_model(path, custom_objects={"BilinearUpsampling": BilinearUpsampling})
+
+
+_POINTWISE = (keras.layers.InputLayer, keras.layers.ReLU, keras.layers.BatchNormalization, keras.layers.Activation,
+              keras.layers.Softmax, keras.layers.Dropout)
+"""Layers that act on each pixel alone: they keep the receptive field of their input."""
+
+_MERGING = (keras.layers.Add, keras.layers.Concatenate)
+"""Layers that combine same-sized inputs pixel by pixel: the union of their inputs' receptive fields."""
+
+_Span = tuple[float, float, float]
+"""Along one image axis: (lo, hi, jump). Pixel ``p`` of a layer's output depends on the input
+pixels ``p * jump + lo`` to ``p * jump + hi``; ``jump`` is input pixels per output pixel."""
+
+
+def receptive_field(model: keras.Model) -> int:
+    """Return how far from an output pixel an input pixel can change it [pixels].
+
+    Walks the layers of a functional model and tracks, per image axis, the interval of
+    input pixels that each layer's output pixels depend on: a convolution or pooling of
+    kernel ``k`` (dilation ``d``), stride ``s`` and padding ``pad_before`` (TensorFlow's
+    "same": ``(k_eff - s) // 2``) reads ``pad_before`` pixels before and
+    ``k_eff - 1 - pad_before`` after, in units of its input's jump; a transposed
+    convolution's output pixel ``o`` reads the input pixels ``i`` with
+    ``o = i s - pad_before + t d``; merges take the union of their inputs. The field is
+    counted with the zero padding at the image borders: an output pixel at least this
+    far from every border sees no padding. For :func:`build_model` the 3x3 convolutions
+    on the longest path (five per residual block, each widening by its level's jump) add
+    ``5 (3 * 2**(depth - 1) - 2)`` pixels on each side and the poolings and transposed
+    convolutions ``2**depth - 2``: ``17 * 2**(depth - 1) - 12`` pixels, 124 at the
+    paper's depth of 4 (15 Å at 0.12 Å/pixel).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional model of convolutions, transposed convolutions, max or average
+        pooling, pixel-wise layers and merges.
+
+    Returns
+    -------
+    int
+        The receptive-field radius [pixels]: the largest distance, along either axis,
+        between an output pixel and an input pixel it depends on; the field spans
+        ``2 * radius + 1`` pixels.
+
+    Raises
+    ------
+    TypeError
+        If a layer is of a kind whose receptive field is not known; the message names it.
+    """
+    spans: dict[int, tuple[_Span, _Span]] = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            spans[id(layer.output)] = ((0.0, 0.0, 1.0), (0.0, 0.0, 1.0))
+            continue
+        inputs = [spans[id(tensor)] for tensor in (layer.input if isinstance(layer.input, list) else [layer.input])]
+        spans[id(layer.output)] = tuple(_layer_span(layer, [span[axis] for span in inputs], axis) for axis in (0, 1))
+    edges = [bound for output in model.outputs for lo, hi, _ in spans[id(output)] for bound in (-lo, hi)]
+    return int(np.ceil(max(edges)))
+
+
+def _layer_span(layer: keras.layers.Layer, inputs: list[_Span], axis: int) -> _Span:
+    """Return the span of ``layer``'s output along ``axis`` from its inputs' spans."""
+    if isinstance(layer, _MERGING):
+        if len({jump for _, _, jump in inputs}) != 1:
+            raise TypeError(f"receptive_field: layer {layer.name!r} merges inputs of different resolutions")
+        return min(lo for lo, _, _ in inputs), max(hi for _, hi, _ in inputs), inputs[0][2]
+    (lo, hi, jump), = inputs
+    if isinstance(layer, _POINTWISE):
+        return lo, hi, jump
+    if isinstance(layer, (keras.layers.Conv2DTranspose, keras.layers.Conv2D, keras.layers.MaxPooling2D,
+                          keras.layers.AveragePooling2D)):
+        kernel = layer.kernel_size[axis] if hasattr(layer, "kernel_size") else layer.pool_size[axis]
+        dilation = layer.dilation_rate[axis] if hasattr(layer, "dilation_rate") else 1
+        stride = layer.strides[axis]
+        reach = (kernel - 1) * dilation
+        before = max(reach + 1 - stride, 0) // 2 if layer.padding == "same" else 0
+        if not isinstance(layer, keras.layers.Conv2DTranspose):
+            return lo - before * jump, hi + (reach - before) * jump, jump * stride
+        offsets = [((r + before - t * dilation) // stride - r / stride) * jump
+                   for r in range(stride) for t in range(kernel) if (r + before - t * dilation) % stride == 0]
+        return lo + min(offsets), hi + max(offsets), jump / stride
+    raise TypeError(f"receptive_field: layer {layer.name!r} of type {type(layer).__name__} has no known receptive field")

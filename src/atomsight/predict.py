@@ -1,18 +1,26 @@
 """Apply an exported model to experimental images: positions and classes of atoms or columns.
 
 For every image: read it, resample it from its sampling to the model's training sampling,
-normalise it locally (as in training), predict probability maps (tiled with overlap when
-the image is large), find the atoms or columns, and map their positions back to the
-input image's pixels. Written for ``<name>.tif``: ``<name>.csv`` (row, col in input
-pixels; x_A = col * S, y_A = row * S; class; probability), ``<name>_probabilities.npy``
-(at the model's sampling) and ``<name>_overlay.png``.
+normalise it locally (as in training), predict probability maps (in tiles whose overlap
+covers the network's receptive field when the image is large, so the tiles join without
+seams), find the atoms or columns, and map their positions back to the input image's
+pixels.
+
+Coordinates follow the exit-wave stores and abTEM: ``x`` runs along the image array's
+first axis (rows) and ``y`` along its second (columns), from the centre of the first
+pixel. Written for ``<name>.tif``: ``<name>.csv`` (x_A, y_A [Å]; row, col [input
+pixels], with x_A = row * S and y_A = col * S for the image's sampling S; class;
+probability), ``<name>_probabilities.npy`` (the maps as [x, y, class], at the model's
+sampling) and ``<name>_overlay.png`` (x down, y to the right).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -23,60 +31,80 @@ import tensorflow as tf
 
 from .atomic import atomic_path
 from .export import load_exported
-from .images import read_image, resample_to
+from .images import check_sampling, read_image, resample_to
+from .model import load_model, receptive_field
 from .postprocess import Detections, detect
 from .tiling import predict_tiled
 
-
-def _write_csv(path: Path, detections: Detections, positions: np.ndarray, sampling: float, classes: list[str]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["row", "col", "x_A", "y_A", "class", "probability"])
-        for (row, col), k, p in zip(positions, detections.classes, detections.probabilities):
-            writer.writerow([f"{row:.3f}", f"{col:.3f}", f"{col * sampling:.4f}", f"{row * sampling:.4f}",
-                             classes[k + 1], f"{p:.4f}"])
+CSV_COLUMNS = ("x_A", "y_A", "row", "col", "class", "probability")
+"""Columns of the CSV written for each image."""
 
 
-def _plot_overlay(path: Path, image: np.ndarray, positions: np.ndarray, detections: Detections, classes: list[str]) -> None:
-    fig, ax = plt.subplots(figsize=(7, 7 * image.shape[0] / image.shape[1] + 0.4), constrained_layout=True)
-    low, high = np.percentile(image[:, :, 0], [0.5, 99.5])
-    ax.imshow(image[:, :, 0], cmap="gray", vmin=low, vmax=high)
-    colours = plt.get_cmap("tab10")
-    for k in np.unique(detections.classes):
-        chosen = detections.classes == k
-        ax.scatter(positions[chosen, 1], positions[chosen, 0], s=14, facecolors="none", edgecolors=[colours(int(k))],
-                   linewidths=0.8, label=f"{classes[k + 1]} ({chosen.sum()})")
-    if len(detections.classes):
-        ax.legend(loc="upper right", fontsize=8)
-    ax.set_title(f"{path.name.removesuffix('_overlay.png')}: {len(positions)} detections")
-    ax.axis("off")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+@dataclass(frozen=True)
+class Predictor:
+    """An exported model ready to apply.
+
+    Attributes
+    ----------
+    normalize : callable
+        Raw float32 images (1, h, w, C) to locally normalised images, as in training.
+    probabilities : callable
+        Normalised images (1, h, w, C), h and w multiples of ``card["size_multiple"]``, to
+        class probabilities (1, h, w, K), background first.
+    card : mapping
+        The model card (``model.json``): ``sampling`` [Å/pixel], ``input_channels``,
+        ``size_multiple``, ``classes``, ``postprocess``.
+    receptive_field : int
+        Radius of the network's receptive field [pixels at the model's sampling].
+    """
+
+    normalize: Callable[[np.ndarray], np.ndarray]
+    probabilities: Callable[[np.ndarray], np.ndarray]
+    card: Mapping[str, Any]
+    receptive_field: int
+
+
+def load_predictor(folder: str | Path) -> Predictor:
+    """Load an exported model folder (``results/models/<system>``) as a :class:`Predictor`.
+
+    The receptive field is derived from the layers of the folder's ``model.keras``
+    (:func:`atomsight.model.receptive_field`).
+    """
+    saved, card = load_exported(folder)
+    return Predictor(
+        normalize=lambda images: saved.normalize(tf.constant(images)).numpy(),
+        probabilities=lambda images: saved.probabilities(tf.constant(images)).numpy(),
+        card=card,
+        receptive_field=receptive_field(load_model(Path(folder) / "model.keras")),
+    )
 
 
 def predict_images(
-    model: str | Path,
+    model: str | Path | Predictor,
     images: Sequence[str | Path],
     *,
     sampling: float,
     out: str | Path,
-    tile: int = 512,
-    overlap: int = 64,
+    tile: int = 1024,
 ) -> list[Path]:
     """Find the atoms or columns in images with an exported model and write the results.
 
     Parameters
     ----------
-    model : str or pathlib.Path
-        An exported model folder (``results/models/<system>``).
+    model : str, pathlib.Path or Predictor
+        An exported model folder (``results/models/<system>``), or one loaded with
+        :func:`load_predictor`.
     images : sequence of path
         Images (.npy, .tif/.tiff, .png); a focal-series model takes stacks.
     sampling : float
-        Sampling of the images [Å/pixel].
+        Sampling of the images [Å/pixel]. An image more than a factor 2 from the
+        model's sampling is predicted with a warning (:func:`atomsight.images.check_sampling`).
     out : str or pathlib.Path
         Folder of the results.
-    tile, overlap : int
-        Tile size and overlap [pixels at the model's sampling] for large images.
+    tile : int
+        Side of the tiles of a large image [pixels at the model's sampling]; at least
+        twice the network's receptive field plus its size multiple (264 for the
+        network of depth 4).
 
     Returns
     -------
@@ -86,28 +114,79 @@ def predict_images(
     Raises
     ------
     ValueError
-        If the sampling is not positive or an image cannot be used (see
-        :func:`atomsight.images.read_image`).
+        If the sampling is not positive, the tile is too small, or an image cannot be
+        used (see :func:`atomsight.images.read_image`).
     """
     if not sampling or sampling <= 0:
         raise ValueError(f"the image sampling must be a positive number of Å/pixel, got {sampling!r}")
-    saved, card = load_exported(model)
+    predictor = model if isinstance(model, Predictor) else load_predictor(model)
+    card = predictor.card
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in map(Path, images):
         image = read_image(path, channels=card["input_channels"])
+        check_sampling(path, sampling, card["sampling"])
         resampled, factor = resample_to(image, sampling, card["sampling"])
-        normalised = saved.normalize(tf.constant(resampled[None])).numpy()[0]
         probabilities = predict_tiled(
-            lambda batch: saved.probabilities(tf.constant(batch)).numpy(), normalised, tile=tile, overlap=overlap,
-            multiple=card["size_multiple"],
+            predictor.probabilities, predictor.normalize(resampled[None])[0], tile=tile,
+            receptive_field=predictor.receptive_field, multiple=card["size_multiple"],
         )
         detections = detect(probabilities, **card["postprocess"])
-        positions = detections.positions / factor
+        pixels = detections.positions / factor
         stem = path.stem
-        _write_csv(out / f"{stem}.csv", detections, positions, sampling, card["classes"])
+        write_csv(out / f"{stem}.csv", pixels, detections, sampling=sampling, classes=card["classes"])
         np.save(out / f"{stem}_probabilities.npy", probabilities)
-        _plot_overlay(out / f"{stem}_overlay.png", image, positions, detections, card["classes"])
+        _plot_overlay(out / f"{stem}_overlay.png", image, pixels, detections, sampling=sampling,
+                      classes=card["classes"])
         written.append(out / f"{stem}.csv")
     return written
+
+
+def write_csv(
+    path: Path, pixels: np.ndarray, detections: Detections, *, sampling: float, classes: Sequence[str]
+) -> None:
+    """Write detections as CSV rows of :data:`CSV_COLUMNS`, atomically.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The CSV file.
+    pixels : numpy.ndarray
+        Positions (row, col) [pixels of the image], shape (n, 2); row is along x.
+    detections : Detections
+        The detections, for their classes and probabilities.
+    sampling : float
+        The image's sampling [Å/pixel]: x_A = row * sampling, y_A = col * sampling.
+    classes : sequence of str
+        Class names, background first.
+    """
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(CSV_COLUMNS)
+        for (row, col), k, p in zip(pixels, detections.classes, detections.probabilities):
+            writer.writerow([f"{row * sampling:.4f}", f"{col * sampling:.4f}", f"{row:.3f}", f"{col:.3f}",
+                             classes[k + 1], f"{p:.4f}"])
+
+
+def _plot_overlay(
+    path: Path, image: np.ndarray, pixels: np.ndarray, detections: Detections, *, sampling: float,
+    classes: Sequence[str],
+) -> None:
+    """Plot the image's first channel with x [Å] down and y [Å] to the right, and the detections on top."""
+    fig, ax = plt.subplots(figsize=(7, 7 * image.shape[0] / image.shape[1] + 0.6), constrained_layout=True)
+    low, high = np.percentile(image[:, :, 0], [0.5, 99.5])
+    extent = (-0.5 * sampling, (image.shape[1] - 0.5) * sampling, (image.shape[0] - 0.5) * sampling, -0.5 * sampling)
+    ax.imshow(image[:, :, 0], cmap="gray", vmin=low, vmax=high, extent=extent)
+    colours = plt.get_cmap("tab10")
+    for k in np.unique(detections.classes):
+        chosen = detections.classes == k
+        ax.scatter(pixels[chosen, 1] * sampling, pixels[chosen, 0] * sampling, s=14, facecolors="none",
+                   edgecolors=[colours(int(k))], linewidths=0.8, label=f"{classes[k + 1]} ({chosen.sum()})")
+    if len(detections.classes):
+        ax.legend(loc="upper right", fontsize=8)
+    ax.set_xlabel("y [Å]")
+    ax.set_ylabel("x [Å]")
+    ax.set_title(f"{path.name.removesuffix('_overlay.png')}: {len(pixels)} detections")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -33,11 +33,29 @@ def split_stores(results: str | Path, name: str, system: dict, split: str) -> li
     return stores
 
 
-def _title(params: dict[str, np.ndarray], i: int) -> str:
+def microscope_title(params: dict[str, np.ndarray], i: int, *, defocus_offset: float = 0.0) -> str:
+    """Return the title of image ``i``: its drawn microscope, with the defocus as abTEM's and as C10.
+
+    Parameters
+    ----------
+    params : dict of numpy.ndarray
+        Drawn parameters of a batch (see :func:`atomsight.microscope.draw`).
+    i : int
+        The image.
+    defocus_offset : float
+        Defocus offset of the channel shown [Å] (abTEM's convention), added to the drawn defocus.
+
+    Returns
+    -------
+    str
+        Four lines.
+    """
     dose = f"{params['dose'][i]:.3g} e/Å²" if params["dose"][i] > 0 else "no noise"
+    defocus = params["defocus"][i] + defocus_offset
     return (
-        f"Δf {params['defocus'][i]:.0f} Å, Cs {params['Cs'][i] / 1e4:.1f} µm, C5 {params['C5'][i] / 1e7:.1f} mm\n"
-        f"A1 {params['astigmatism'][i]:.0f} Å, spread {params['focal_spread'][i]:.0f} Å, blur {params['blur'][i]:.2f} Å\n"
+        f"defocus {defocus:.0f} Å (C10 = {-defocus:+.0f} Å)\n"
+        f"Cs {params['Cs'][i] / 1e4:.1f} µm, C5 {params['C5'][i] / 1e7:.1f} mm, A1 {params['astigmatism'][i]:.0f} Å\n"
+        f"spread {params['focal_spread'][i]:.0f} Å, blur {params['blur'][i]:.2f} Å\n"
         f"{dose}, {params['sampling'][i]:.3f} Å/px, sym {params['dihedral'][i]}"
     )
 
@@ -111,7 +129,7 @@ def plot_training_images(
 
     columns = min(count, 4)
     rows = -(-count // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.9 * rows), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 4.0 * rows), squeeze=False, constrained_layout=True)
     colours = plt.get_cmap("tab10")
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -123,7 +141,7 @@ def plot_training_images(
             peaks = peak_local_max(maps[i, :, :, k], min_distance=2, threshold_abs=0.5)
             ax.scatter(peaks[:, 0], peaks[:, 1], s=4, color=colours(k - 1), linewidths=0,
                        label=class_names[k - 1] if i == 0 else None)
-        ax.set_title(_title(values, i), fontsize=7)
+        ax.set_title(microscope_title(values, i, defocus_offset=source.settings.defocus_offsets[0]), fontsize=7)
     channels = f" (channel 1 of {images.shape[-1]})" if images.shape[-1] > 1 else ""
     fig.legend(loc="lower center", ncols=len(class_names), markerscale=3, fontsize=8)
     fig.suptitle(f"{name}: training images{channels}, label maxima as dots")

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-SPLIT_CODES: dict[str, int] = {"train": 0, "test": 1}
-"""Integer code of each data split, mixed into the seed so splits never share a stream."""
+SPLIT_CODES: dict[str, int] = {"train": 0, "validation": 1, "test": 2}
+"""Integer code of each data split, mixed into the seed so splits never share a stream.
+
+``train`` keeps the stream it always had. ``validation`` has code 1, the stream of the
+former single held-out split (then called ``test``), which served training-time
+validation and the tuning of the small configuration; ``test`` has a fresh stream, so
+the final evaluation is on structures that no tuning has seen.
+"""
 
 
 def split_code(split: str) -> int:
@@ -45,7 +51,7 @@ def structure_rng(seed: int, split: str, index: int) -> np.random.Generator:
     seed : int
         The material system's seed (non-negative).
     split : str
-        Data split, ``"train"`` or ``"test"``.
+        Data split, one of ``SPLIT_CODES``.
     index : int
         Index of the structure within the split (non-negative).
 

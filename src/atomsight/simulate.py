@@ -4,11 +4,18 @@ Each structure is simulated once at the fine ``potential_sampling`` and its exit
 is Fourier-cropped (abTEM's ``Waves.downsample``) to the coarser ``storage_sampling``,
 so stores stay small and later per-step FFTs stay cheap. Exit waves are normalised
 so that vacuum has |psi|^2 = 1.
+
+Thermal vibrations are included by blurring the atomic potentials (paper section 2.3):
+each element's projected potential is convolved with a Gaussian of its rms displacement
+u per direction, i.e. its scattering factor is multiplied by the Debye-Waller factor
+exp(-2 pi^2 u^2 k^2). The factor is applied where abTEM builds the potential in Fourier
+space, once per element and structure, so a smeared potential costs what a static one
+does; it equals the mean potential of frozen phonons with these displacements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -17,6 +24,9 @@ import abtem
 import dask.array as da
 import numpy as np
 from abtem.core.axes import OrdinalAxis
+from abtem.core.backend import get_array_module
+from abtem.integrals import ScatteringFactorProjectionIntegrals
+from abtem.parametrizations import Parametrization
 from ase import Atoms
 from tqdm.auto import tqdm
 
@@ -41,6 +51,116 @@ def storage_gpts(cell: Sequence[float], storage_sampling: float) -> tuple[int, i
     return tuple(max(1, int(round(length / storage_sampling))) for length in cell[:2])
 
 
+class SmearedProjectionIntegrals(ScatteringFactorProjectionIntegrals):
+    """abTEM's infinite projection with each element's scattering factor thermally smeared.
+
+    The projected scattering factor f(k) of an element with rms displacement u per
+    direction [Å] becomes f(k) exp(-2 pi^2 u^2 k^2): its potential is convolved with a
+    Gaussian of standard deviation u along x and y. The factor is separable and is
+    applied in place as two 1D factors, in the scattering factor's own precision and on
+    its device, once per element, grid and structure.
+
+    Parameters
+    ----------
+    parametrization : str or abtem.parametrizations.Parametrization
+        Parametrisation of the atomic potentials ("lobato", "kirkland", "peng").
+    rms_displacement : mapping of str to float, optional
+        rms displacement per direction of each element [Å]; elements not named are static.
+    """
+
+    def __init__(
+        self, parametrization: str | Parametrization = "lobato", rms_displacement: Mapping[str, float] | None = None
+    ):
+        super().__init__(parametrization)
+        self._rms_displacement = dict(rms_displacement or {})
+
+    @property
+    def rms_displacement(self) -> dict[str, float]:
+        """rms displacement per direction of each element [Å]."""
+        return self._rms_displacement
+
+    def _calculate_scattering_factor(
+        self, symbol: str, gpts: tuple[int, int], sampling: tuple[float, float], device: str = "cpu"
+    ) -> Any:
+        factor = super()._calculate_scattering_factor(symbol, gpts, sampling, device)
+        u = self._rms_displacement.get(symbol, 0.0)
+        if u > 0:
+            xp = get_array_module(device)
+            kx, ky = (np.fft.fftfreq(n, d) for n, d in zip(gpts, sampling))
+            factor *= xp.asarray(np.exp(-2 * np.pi**2 * u**2 * kx**2)[:, None], dtype=factor.dtype)
+            factor *= xp.asarray(np.exp(-2 * np.pi**2 * u**2 * ky**2)[None, :], dtype=factor.dtype)
+        return factor
+
+
+def thermal_integrals(simulation: Mapping[str, Any], symbols: Iterable[str]) -> SmearedProjectionIntegrals | None:
+    """Return the projection integrals with each element's thermal smearing.
+
+    Parameters
+    ----------
+    simulation : mapping
+        The system's validated ``simulation`` section; ``thermal.rms_displacement``
+        maps chemical symbols to rms displacements per direction [Å].
+    symbols : iterable of str
+        Chemical symbols of the atoms to simulate; each needs an entry.
+
+    Returns
+    -------
+    SmearedProjectionIntegrals or None
+        The smeared infinite projection, or None (abTEM's own integrals) for the
+        finite projection, which has no smearing.
+
+    Raises
+    ------
+    ValueError
+        If an element has no displacement, or displacements are set with the finite
+        projection.
+    """
+    displacements = simulation["thermal"]["rms_displacement"]
+    missing = sorted(set(symbols) - set(displacements))
+    if missing:
+        raise ValueError(
+            f"simulation.thermal.rms_displacement has no value for {missing}; give each element's"
+            f" rms displacement [Å] (0 for none), got {dict(displacements)}"
+        )
+    if simulation["projection"] == "infinite":
+        return SmearedProjectionIntegrals(simulation["parametrization"], displacements)
+    if any(u > 0 for u in displacements.values()):
+        raise ValueError(
+            f"simulation.thermal.rms_displacement {dict(displacements)} needs projection: infinite, got"
+            f" {simulation['projection']!r} (only the infinite projection is smeared)"
+        )
+    return None
+
+
+def potential(atoms: Atoms, *, simulation: Mapping[str, Any], device: str) -> abtem.Potential:
+    """Return the lazy, thermally smeared potential of one structure.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The structure, with an orthogonal cell; the beam runs along z.
+    simulation : mapping
+        The system's validated ``simulation`` section.
+    device : {"cpu", "gpu"}
+        Array device of abTEM.
+
+    Returns
+    -------
+    abtem.Potential
+        The potential at ``potential_sampling`` [Å/pixel], in slices of
+        ``slice_thickness`` [Å].
+    """
+    return abtem.Potential(
+        atoms,
+        sampling=simulation["potential_sampling"],
+        slice_thickness=simulation["slice_thickness"],
+        projection=simulation["projection"],
+        parametrization=simulation["parametrization"],
+        integrator=thermal_integrals(simulation, atoms.get_chemical_symbols()),
+        device=device,
+    )
+
+
 def exit_wave(atoms: Atoms, *, energy: float, simulation: Mapping[str, Any], device: str) -> abtem.Waves:
     """Return the lazy, band-limited exit wave of one structure.
 
@@ -52,7 +172,7 @@ def exit_wave(atoms: Atoms, *, energy: float, simulation: Mapping[str, Any], dev
         Electron energy [eV].
     simulation : mapping
         The system's validated ``simulation`` section (samplings [Å], slice
-        thickness [Å], projection, parametrisation).
+        thickness [Å], projection, parametrisation, thermal smearing).
     device : {"cpu", "gpu"}
         Array device of abTEM.
 
@@ -61,15 +181,8 @@ def exit_wave(atoms: Atoms, *, energy: float, simulation: Mapping[str, Any], dev
     abtem.Waves
         Lazy exit wave on the storage grid.
     """
-    potential = abtem.Potential(
-        atoms,
-        sampling=simulation["potential_sampling"],
-        slice_thickness=simulation["slice_thickness"],
-        projection=simulation["projection"],
-        parametrization=simulation["parametrization"],
-        device=device,
-    )
-    wave = abtem.PlaneWave(energy=energy, device=device).multislice(potential, lazy=True)
+    slices = potential(atoms, simulation=simulation, device=device)
+    wave = abtem.PlaneWave(energy=energy, device=device).multislice(slices, lazy=True)
     gpts = storage_gpts(atoms.cell.lengths(), simulation["storage_sampling"])
     return wave.downsample(gpts=gpts)
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import math
 
-SPLITS: tuple[str, ...] = ("train", "test")
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+"""The data splits, each from its own random stream (:func:`atomsight.rng.structure_rng`).
+
+``train`` makes the training images; ``validation`` the fixed images scored after every
+epoch, and the split to watch while tuning a configuration; ``test`` only the final
+evaluation (:func:`atomsight.evaluate.evaluate`), so its numbers are not tuned on.
+"""
 
 
 def shard_count(count: int, shard_size: int) -> int:

@@ -1,4 +1,14 @@
-"""Run a fully convolutional network on an image of any size, in overlapping tiles when large."""
+"""Run a fully convolutional network on an image of any size, in tiles when large, without seams.
+
+A tile's output pixel equals the whole image's when everything it depends on, the
+network's receptive field, lies inside the tile: then it sees the same pixels and none of
+the zero padding that the network adds at the tile's borders. Tiles therefore overlap by
+twice the field's radius (the margin, rounded up to the network's size multiple so that
+every tile starts on the pooling grid of the whole image) and each output pixel is taken
+from the tile in whose kept centre it lies. No blending is needed: the kept centres are
+exact, so the tiled prediction equals the whole-image prediction up to the rounding of
+the convolution arithmetic.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +17,45 @@ from collections.abc import Callable
 import numpy as np
 
 
+def tile_margin(receptive_field: int, multiple: int) -> int:
+    """Return the pixels dropped at an inner tile edge: the receptive field rounded up to ``multiple``.
+
+    Parameters
+    ----------
+    receptive_field : int
+        Radius of the network's receptive field [pixels]
+        (:func:`atomsight.model.receptive_field`).
+    multiple : int
+        The network's input sides must be multiples of this (2 ** number of poolings).
+
+    Returns
+    -------
+    int
+        The margin [pixels], a multiple of ``multiple``.
+    """
+    if receptive_field < 0 or multiple < 1:
+        raise ValueError(f"need receptive_field >= 0 and multiple >= 1, got {receptive_field} and {multiple}")
+    return -(-receptive_field // multiple) * multiple
+
+
 def predict_tiled(
     predict: Callable[[np.ndarray], np.ndarray],
     image: np.ndarray,
     *,
-    tile: int = 512,
-    overlap: int = 64,
-    multiple: int = 8,
+    receptive_field: int,
+    multiple: int,
+    tile: int = 1024,
 ) -> np.ndarray:
-    """Predict an (H, W, C) image with a fully convolutional network, tiled when large.
+    """Predict an (H, W, C) image with a fully convolutional network, in tiles when large.
 
-    The image is padded by reflection at its far ends up to multiples of
-    ``multiple``. If both padded sides fit in ``tile`` it is predicted in one call;
-    otherwise it is cut into tiles of ``tile`` pixels (or the padded side, if
-    shorter) every ``tile - overlap`` pixels, the last tile of a row or column
-    aligned to the end. Each output pixel takes the prediction of the tile whose
-    centre is closest, so at least ``overlap // 2`` pixels are dropped at every
-    interior tile edge. If the network's receptive field reaches at most
-    ``overlap // 2`` pixels from its centre, the result equals the untiled
-    prediction of the padded image.
+    The image is padded by reflection at its far ends up to multiples of ``multiple``.
+    If both padded sides fit in ``tile`` it is predicted in one call. Otherwise it is
+    cut into tiles of ``tile`` pixels (or the padded side, if shorter) that overlap by
+    twice the margin (:func:`tile_margin`), the last tile of a row or column aligned
+    to the end; each output pixel comes from the tile whose centre is closest, so at
+    least ``margin`` pixels are dropped at every inner tile edge. Every kept pixel then
+    sees what it sees in the whole padded image, and the result equals the prediction
+    of the whole padded image.
 
     Parameters
     ----------
@@ -34,20 +64,28 @@ def predict_tiled(
         (1, h, w, K).
     image : numpy.ndarray
         Image, shape (H, W, C).
+    receptive_field : int
+        Radius of ``predict``'s receptive field [pixels]: an output pixel depends on
+        no input pixel farther than this along either axis.
+    multiple : int
+        The network's input sides must be multiples of this (2 ** number of poolings).
     tile : int, optional
-        Side of the tiles [pixels], a multiple of ``multiple``; default 512.
-    overlap : int, optional
-        Overlap of neighbouring tiles [pixels], 0 <= overlap < tile; default 64.
-    multiple : int, optional
-        The network's input sides must be multiples of this (2 ** number of
-        poolings); default 8.
+        Side of the tiles [pixels], a multiple of ``multiple`` of at least
+        ``2 * margin + multiple``; default 1024.
 
     Returns
     -------
     numpy.ndarray
         float32 prediction, shape (H, W, K).
+
+    Raises
+    ------
+    ValueError
+        If the image is not 3-D, ``tile`` is not a multiple of ``multiple`` or too small
+        for the margin, or ``predict`` changes the image size.
     """
-    _check_tiling(tile, overlap, multiple)
+    margin = tile_margin(receptive_field, multiple)
+    _check_tiling(tile, margin, multiple)
     if np.ndim(image) != 3:
         raise ValueError(f"image must have shape (H, W, C), got {np.shape(image)}")
     height, width = image.shape[:2]
@@ -58,8 +96,8 @@ def predict_tiled(
     )
     if max(padded.shape[:2]) <= tile:
         return _predict_one(predict, padded)[:height, :width]
-    rows = _tile_spans(padded.shape[0], tile, overlap)
-    cols = _tile_spans(padded.shape[1], tile, overlap)
+    rows = _tile_spans(padded.shape[0], tile, 2 * margin)
+    cols = _tile_spans(padded.shape[1], tile, 2 * margin)
     output = None
     for window_r, keep_r, local_r in rows:
         for window_c, keep_c, local_c in cols:
@@ -70,19 +108,23 @@ def predict_tiled(
     return output[:height, :width]
 
 
-def _check_tiling(tile: int, overlap: int, multiple: int) -> None:
-    """Raise ValueError unless ``tile`` is a positive multiple of ``multiple`` and 0 <= overlap < tile."""
-    if multiple < 1 or tile < 1 or tile % multiple:
-        raise ValueError(f"tile must be a positive multiple of {multiple}, got {tile}")
-    if not 0 <= overlap < tile:
-        raise ValueError(f"overlap must satisfy 0 <= overlap < tile = {tile}, got {overlap}")
+def _check_tiling(tile: int, margin: int, multiple: int) -> None:
+    """Raise ValueError unless ``tile`` is a multiple of ``multiple`` with a kept centre of at least ``multiple``."""
+    if tile < 1 or tile % multiple:
+        raise ValueError(f"tile must be a positive multiple of {multiple} pixels, got {tile}")
+    if tile < 2 * margin + multiple:
+        raise ValueError(
+            f"tile of {tile} pixels is too small for the network's margin of {margin} pixels at each edge;"
+            f" expected a tile of at least {2 * margin + multiple} pixels"
+        )
 
 
 def _tile_spans(length: int, tile: int, overlap: int) -> list[tuple[slice, slice, slice]]:
     """Return the tiles along an axis of ``length`` pixels as (window, kept part, kept part in the tile).
 
     Tiles start every ``tile - overlap`` pixels and the last ends at ``length``; two
-    neighbouring tiles hand over half-way between their centres.
+    neighbouring tiles hand over half-way between their centres, so each keeps at least
+    ``overlap // 2`` pixels away from the edges it shares with another tile.
     """
     size = min(tile, length)
     starts = list(range(0, length - size, tile - overlap)) + [length - size]

@@ -80,7 +80,7 @@ def train(
     system: Mapping[str, Any],
     *,
     train_stores: Sequence[str | Path],
-    test_stores: Sequence[str | Path],
+    validation_stores: Sequence[str | Path],
     out: str | Path,
     progress: bool = True,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -91,9 +91,10 @@ def train(
     ----------
     system : mapping
         The system's validated configuration section.
-    train_stores, test_stores : sequence of path
-        Shard stores of the ``train`` split (training images) and the ``test`` split
-        (the fixed validation images).
+    train_stores, validation_stores : sequence of path
+        Shard stores of the ``train`` split (training images) and the ``validation``
+        split (the fixed validation images); the ``test`` split is kept for the final
+        evaluation.
     out : str or pathlib.Path
         The run's folder.
     progress : bool
@@ -123,7 +124,7 @@ def train(
     # trains on exactly the images an uninterrupted run would have.
     images = training_dataset(train_stores, system, seed=training["seed"], batch_size=batch,
                               start_batch=done * training["steps_per_epoch"])
-    validation = validation_dataset(test_stores, system, count=training["validation_images"], batch_size=batch)
+    validation = validation_dataset(validation_stores, system, count=training["validation_images"], batch_size=batch)
     model = new_model(system)
     log.info("training %d parameters for %d epochs of %d steps", model.count_params(), training["epochs"],
              training["steps_per_epoch"])

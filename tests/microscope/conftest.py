@@ -14,7 +14,7 @@ from atomsight.simulate import exit_wave
 from atomsight.spectra import band_limited_spectra, label_band_limit
 
 SIMULATION = {"potential_sampling": 0.05, "storage_sampling": 0.1, "slice_thickness": 1.0,
-              "projection": "infinite", "parametrization": "lobato"}
+              "projection": "infinite", "parametrization": "lobato", "thermal": {"rms_displacement": {"C": 0.0}}}
 QUIET = {"scale_jitter": 0.0, "blur": [0.0, 0.0], "dose": None, "mtf": None, "normalization_sigma": None,
          "augment": False}
 

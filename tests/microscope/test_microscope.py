@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from ase import Atoms
+from scipy import stats
 
 from atomsight.labels import gaussian_label_maps
 from atomsight.microscope import MicroscopeSettings, draw, fixed_parameters, stack_parameters
@@ -15,7 +16,7 @@ ATOM = (3.1, 7.9)  # an asymmetric place, so every symmetry moves it somewhere e
 @pytest.fixture(scope="module")
 def single_atom(make_microscope):
     simulation = {"potential_sampling": 0.05, "storage_sampling": 0.1, "slice_thickness": 2.0,
-                  "projection": "infinite", "parametrization": "lobato"}
+                  "projection": "infinite", "parametrization": "lobato", "thermal": {"rms_displacement": {"Au": 0.0}}}
     atoms = Atoms("Au", positions=[[*ATOM, 1.0]], cell=[12.8, 12.8, 2.0], pbc=True)
     wave = exit_wave(atoms, energy=300e3, simulation=simulation, device="cpu").compute()
     labels = gaussian_label_maps(np.array([ATOM]), np.array([0]), n_classes=1, gpts=wave.gpts,
@@ -60,8 +61,10 @@ def test_parameters_fall_in_their_ranges_and_dose_is_log_uniform(config_of):
         low, high = settings.ranges[name]
         values = draws[name].numpy()
         assert values.min() >= low and values.max() <= high
-        # Uniform: the mean of 2000 draws lies within 4 standard errors of the centre.
+        # Uniform: the mean of 2000 draws lies within 4 standard errors of the centre, and their
+        # distribution passes a Kolmogorov-Smirnov test against uniform(low, high) at the 0.1 % level.
         assert abs(values.mean() - (low + high) / 2) < 4 * (high - low) / np.sqrt(12 * 2000)
+        assert stats.kstest(values, stats.uniform(low, high - low).cdf).pvalue > 1e-3, name
     log_dose = np.log10(draws["dose"].numpy())
     assert abs(log_dose.mean() - 2.5) < 4 * 3 / np.sqrt(12 * 2000)  # log-uniform on 10^1 .. 10^4
     sampling = draws["sampling"].numpy()
@@ -81,5 +84,26 @@ def test_band_limit_follows_envelope_aperture_and_sampling(config_of):
     # exp(-(pi lambda 20 k^2 / 2)^2) = 1e-4 at 80 kV (lambda = 0.04176 Å)
     assert settings.band_limit() == pytest.approx(np.sqrt(2 * np.sqrt(np.log(1e4)) / (np.pi * 0.041757 * 20)), rel=1e-3)
     assert MicroscopeSettings.from_config(config_of(aperture=20.0), 80e3).band_limit() == pytest.approx(20e-3 / 0.041757, rel=1e-3)
-    coarse = MicroscopeSettings.from_config(config_of(sampling=0.3, focal_spread=[0.0, 1.0]), 80e3)
+    coarse = MicroscopeSettings.from_config(config_of(sampling=0.3, image_size=128, focal_spread=[0.0, 1.0]), 80e3)
     assert coarse.band_limit() == pytest.approx(1 / (4 * 0.33))
+
+
+def test_drift_blur_damps_the_spectrum_by_its_width_in_angstrom_at_the_drawn_sampling(sheet_wave, make_microscope):
+    # One period of the 17.6 Å sheet on 160 pixels of 0.11 Å (nominal 0.115 Å, jitter 0.1): the
+    # image is periodic, so the blur's transfer exp(-2 pi^2 sigma^2 k^2), k in 1/Å, applies to
+    # its FFT exactly, away from the reflect-padded edges.
+    microscope, spectra, _ = make_microscope(sheet_wave, sampling=0.115, scale_jitter=0.1, image_size=160, blur=[0.0, 0.4])
+    images = [
+        microscope.images(tf.constant(spectra), stack_parameters([fixed_parameters(
+            microscope.settings, defocus=-60.0, Cs=-15e4, focal_spread=20.0, sampling=0.11, blur=sigma)])).numpy()[0, :, :, 0]
+        for sigma in (0.0, 0.4)
+    ]
+    k = np.hypot(*np.meshgrid(np.fft.fftfreq(160, 0.11), np.fft.fftfreq(160, 0.11), indexing="ij"))
+    expected = np.fft.ifft2(np.fft.fft2(images[0]) * np.exp(-2 * np.pi**2 * 0.4**2 * k**2)).real
+    inner = slice(16, -16)  # 4 sigma = 1.6 Å = 15 pixels from the edges
+    sharp_contrast = images[0][inner, inner].std()
+    blurred_contrast = images[1][inner, inner].std()
+    assert blurred_contrast < 0.6 * sharp_contrast  # measured 0.47: strong enough to tell widths apart
+    # Measured: 2e-5 of the contrast (float32); blurring by 0.4 / 0.115 pixels (the nominal sampling)
+    # instead differs by 0.14 of it.
+    assert np.abs(images[1] - expected)[inner, inner].max() < 0.01 * sharp_contrast

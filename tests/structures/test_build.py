@@ -47,3 +47,20 @@ def test_reading_missing_file_or_index_names_it(tmp_path, tiny_system):
     path = write_structures(generate_split(tiny_system, "test", progress=False), tmp_path / "t.extxyz")
     with pytest.raises(ValueError, match=r"t\.extxyz: holds 2 structures, cannot read indices \[5\]"):
         read_structures(path, [0, 5])
+
+
+def test_graphene_relax_parameter_reaches_the_generator(tiny_system):
+    """``relax: false`` (the paper's sheets) leaves atoms much closer than any bond (< 1.1 Å)."""
+    relaxed = generate_structure(tiny_system, "train", 0)
+    tiny_system["structures"]["parameters"] = {**tiny_system["structures"]["parameters"], "relax": False}
+    paper = generate_structure(tiny_system, "train", 0)
+    assert _nearest_distance(relaxed) > 1.1 > _nearest_distance(paper)
+
+
+def _nearest_distance(atoms):
+    """Smallest distance between two atoms of a sheet periodic along x and y [Å]."""
+    d = atoms.positions[None, :, :2] - atoms.positions[:, None, :2]
+    box = atoms.cell.lengths()[:2]
+    d -= box * np.round(d / box)
+    r = np.hypot(d[..., 0], d[..., 1])
+    return r[~np.eye(len(atoms), dtype=bool)].min()

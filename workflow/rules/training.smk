@@ -1,7 +1,7 @@
 rule train_model:
     input:
         train=lambda wildcards: shard_stores(wildcards.system, "train"),
-        test=lambda wildcards: shard_stores(wildcards.system, "test"),
+        validation=lambda wildcards: shard_stores(wildcards.system, "validation"),
     output:
         model=f"{RESULTS}/training/{{system}}/model.keras",
         curves=report(

@@ -1,4 +1,4 @@
-"""Snakemake script: evaluate a trained model on the held-out split (atomsight.evaluate.evaluate)."""
+"""Snakemake script: evaluate a trained model on the test split (atomsight.evaluate.evaluate)."""
 
 from pathlib import Path
 

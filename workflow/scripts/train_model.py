@@ -13,7 +13,7 @@ with log_to(snakemake.log[0]):
     train(
         snakemake.config["systems"][snakemake.wildcards.system],
         train_stores=snakemake.input.train,
-        test_stores=snakemake.input.test,
+        validation_stores=snakemake.input.validation,
         out=Path(snakemake.output.model).parent,
         progress=False,
     )

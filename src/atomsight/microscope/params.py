@@ -10,6 +10,8 @@ from typing import Any
 import tensorflow as tf
 from abtem.core.energy import energy2wavelength
 
+from ..config import largest_field_of_view
+
 ENVELOPE_FLOOR = 1e-4
 """Frequencies where the temporal envelope (at the smallest focal spread) is below this are cut."""
 
@@ -38,7 +40,7 @@ class MicroscopeSettings:
         ``dose`` is None for noise-free images; the ``mtf_*`` ranges are unused
         placeholders when ``mtf`` is False.
     defocus_offsets : tuple of float
-        Defocus offset of each image of a focal series [Å].
+        Defocus offset of each image of a focal series [Å], abTEM's defocus = -C10.
     aperture : float or None
         Objective aperture semi-angle [mrad].
     mtf : bool
@@ -84,6 +86,11 @@ class MicroscopeSettings:
             normalization_sigma=microscope["normalization_sigma"],
             augment=bool(microscope["augment"]),
         )
+
+    @property
+    def largest_field_of_view(self) -> float:
+        """Side of the largest image that can be drawn [Å] (see :func:`atomsight.config.largest_field_of_view`)."""
+        return largest_field_of_view(self.image_size, self.sampling, self.scale_jitter)
 
     @property
     def channels(self) -> int:

@@ -30,7 +30,7 @@ def generate_structure(system: Mapping[str, Any], split: str, index: int) -> Ato
     ----------
     system : mapping
         A system's validated configuration section.
-    split : {"train", "test"}
+    split : {"train", "validation", "test"}
         The data split.
     index : int
         Index of the structure within the split.
@@ -62,7 +62,7 @@ def generate_split(
     ----------
     system : mapping
         A system's validated configuration section.
-    split : {"train", "test"}
+    split : {"train", "validation", "test"}
         The data split.
     indices : sequence of int, optional
         Which structures; all ``system["splits"][split]`` by default.
