@@ -32,5 +32,6 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/bench_exitwaves.py
 
-clean:
-	rm -rf results/* .snakemake
+clean:  # everything under results/ but its README
+	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf .snakemake

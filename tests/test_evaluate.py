@@ -143,6 +143,26 @@ def test_a_perfect_predictor_finds_every_atom_at_its_true_position(known_images,
     assert entry["rmse"] < 0.02
 
 
+def test_recall_is_reported_per_atom_environment(known_images, tiny_stores, tmp_path):
+    # The stand-in finds every atom, so each environment's recall is 1 and the environments'
+    # atoms add up to the atoms in view. Maps cut to the atoms of one environment must then lose
+    # exactly the others: here the atoms' environments come from the structures file alone.
+    system, stores = known_images
+    structures = tiny_stores["graphene"]["test"][0].parent.parent / "test.extxyz"
+    metrics = evaluate_predictor(system, image_minus_vacuum, test_stores=stores, out=tmp_path, structures=structures)
+    (entry,) = metrics["doses"]
+    by_environment = entry["recall_by_environment"]
+    assert set(by_environment) <= {"pristine", "strained", "disordered", "edge"} and len(by_environment) >= 2
+    assert sum(e["atoms"] for e in by_environment.values()) == entry["true_positives"] + entry["false_negatives"]
+    assert all(e["recall"] == 1.0 and e["found"] == e["atoms"] for e in by_environment.values())
+
+
+def test_no_environments_without_structures_or_for_columns(known_images, tmp_path):
+    system, stores = known_images
+    (entry,) = evaluate_predictor(system, image_minus_vacuum, test_stores=stores, out=tmp_path)["doses"]
+    assert "recall_by_environment" not in entry
+
+
 def test_transposed_maps_score_at_chance_level(known_images, tmp_path):
     # An x/y swap anywhere between the images and the matching puts each detection at a mirrored,
     # unrelated spot. Graphene has 0.38 atoms/Å^2, so a random spot has an atom within 0.5 Å with

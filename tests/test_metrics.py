@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from atomsight.metrics import Scores, aggregate, bootstrap_intervals, count_errors, match, score
+from atomsight.metrics import Scores, aggregate, bootstrap_intervals, count_errors, match, recall_by_group, score
 
 
 def pairs(m):
@@ -204,3 +204,15 @@ def test_count_errors_rejects_mismatched_or_float_heights():
         count_errors(np.array([1, 2]), np.array([1]))
     with pytest.raises(ValueError, match="integers"):
         count_errors(np.array([1.0, 2.0]), np.array([1, 2]))
+
+
+def test_recall_by_group_counts_each_group_by_hand():
+    groups = np.array(["edge", "pristine", "edge", "pristine", "pristine", "disordered"])
+    found = np.array([True, True, False, True, False, False])
+    assert recall_by_group(groups, found) == {
+        "disordered": {"atoms": 1, "found": 0, "recall": 0.0},
+        "edge": {"atoms": 2, "found": 1, "recall": 0.5},
+        "pristine": {"atoms": 3, "found": 2, "recall": 2 / 3},
+    }
+    with pytest.raises(ValueError, match="shape"):
+        recall_by_group(groups, found[:-1])

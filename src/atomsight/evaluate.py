@@ -24,11 +24,13 @@ import tensorflow as tf
 from .atomic import atomic_path
 from .data import SpectraSource
 from .evaluation_plots import plot_count_errors, plot_f1, plot_overlays
-from .metrics import SCORES, Scores, aggregate, bootstrap_intervals, count_errors, match, score
+from .metrics import SCORES, Scores, aggregate, bootstrap_intervals, count_errors, match, recall_by_group, scores_of
 from .microscope import draw, stack_parameters
 from .model import load_model
 from .postprocess import detect
 from .store import read_ground_truth
+from .structures.build import read_structures
+from .structures.environments import atom_environments
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,12 @@ def _inside(pixels: np.ndarray, size: int, margin: float) -> np.ndarray:
 
 
 def evaluate(
-    system: Mapping[str, Any], *, model_path: str | Path, test_stores: Sequence[str | Path], out: str | Path
+    system: Mapping[str, Any],
+    *,
+    model_path: str | Path,
+    test_stores: Sequence[str | Path],
+    out: str | Path,
+    structures: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate a trained model on a system's test split and write metrics and plots.
 
@@ -82,11 +89,16 @@ def evaluate(
     """
     model = load_model(model_path)
     return evaluate_predictor(system, lambda images: model.predict(images, batch_size=8, verbose=0),
-                              test_stores=test_stores, out=out)
+                              test_stores=test_stores, out=out, structures=structures)
 
 
 def evaluate_predictor(
-    system: Mapping[str, Any], predict: Predictor, *, test_stores: Sequence[str | Path], out: str | Path
+    system: Mapping[str, Any],
+    predict: Predictor,
+    *,
+    test_stores: Sequence[str | Path],
+    out: str | Path,
+    structures: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate any predictor of probability maps on a system's test split and write metrics and plots.
 
@@ -101,6 +113,10 @@ def evaluate_predictor(
         Shard stores of the ``test`` split.
     out : str or pathlib.Path
         Folder of the results.
+    structures : str or pathlib.Path, optional
+        The test split's structures (``test.extxyz``). For graphene-like sheets the
+        recall is then also reported per local environment of the atoms
+        (:func:`atomsight.structures.environments.atom_environments`).
 
     Returns
     -------
@@ -111,7 +127,8 @@ def evaluate_predictor(
         and position RMSE [Å], each with its confidence interval ``<score>_ci`` = [low,
         high] (:func:`atomsight.metrics.bootstrap_intervals` over the test structures),
         the pooled counts and, for column counting, the fractions of columns miscounted
-        by 0, 1, 2 and 3 or more atoms.
+        by 0, 1, 2 and 3 or more atoms, and, with ``structures`` of a sheet, the
+        ``recall_by_environment`` (atoms, found, recall per environment).
     """
     settings_eval = system["evaluation"]
     out = Path(out)
@@ -122,6 +139,7 @@ def evaluate_predictor(
     extent = tf.constant(source.grid.extent, tf.float32)
     heights = system["labels"]["classes"] == "heights"
     truths = [read_ground_truth(source.roots[s], j) for s, j in source.locations]
+    environments = _environments(system, structures, [int(source.roots[s]["index"][j]) for s, j in source.locations])
     waves, labels = source.read_all()
     repeats = settings_eval["images_per_structure"]
     jobs = [(i, r) for i in range(len(source)) for r in range(repeats)]
@@ -137,7 +155,7 @@ def evaluate_predictor(
         index = [i for i, _ in jobs]
         images = microscope.images(tf.gather(waves, index), params).numpy()
         probabilities = predict(images)
-        per_image, matched_heights = [], ([], [])
+        per_image, matched_heights, in_view, found_true = [], ([], []), [], []
         for k, (i, _) in enumerate(jobs):
             sampling = float(params["sampling"][k])
             shift = np.array([float(params["shift_x"][k]), float(params["shift_y"][k])])
@@ -148,9 +166,12 @@ def evaluate_predictor(
                            t=settings_eval["t"], h=settings_eval["h"], sigma=system["labels"]["sigma"] / sampling)
             keep = _inside(found.positions, size, margin)
             found_px, found_classes = found.positions[keep], found.classes[keep]
-            per_image.append(score(true_px * sampling, found_px * sampling, settings_eval["radius"]))
+            pairs = match(true_px * sampling, found_px * sampling, settings_eval["radius"])
+            per_image.append(scores_of(pairs, len(true_px), len(found_px)))
+            if environments is not None:
+                in_view.append(environments[i][owners])
+                found_true.append(np.isin(np.arange(len(true_px)), pairs.true_index))
             if heights:
-                pairs = match(true_px * sampling, found_px * sampling, settings_eval["radius"])
                 matched_heights[0].append(truths[i].classes[owners[pairs.true_index]] + 1)
                 matched_heights[1].append(found_classes[pairs.detected_index] + 1)
             if k < 4 and dose == max(settings_eval["doses"]):
@@ -159,6 +180,8 @@ def evaluate_predictor(
         entry = {"dose": dose, **_scores_with_intervals(per_structure, settings_eval)}
         if heights:
             entry["count_errors"] = count_errors(np.concatenate(matched_heights[0]), np.concatenate(matched_heights[1]))
+        if environments is not None:
+            entry["recall_by_environment"] = recall_by_group(np.concatenate(in_view), np.concatenate(found_true))
         log.info("dose %g e/Å^2: F1 %.3f (%.3f-%.3f), RMSE %.3f Å", dose, entry["f1"], *entry["f1_ci"], entry["rmse"])
         results["doses"].append(entry)
     _write_json(results, out / "metrics.json")
@@ -167,6 +190,16 @@ def evaluate_predictor(
     if heights:
         plot_count_errors(results, out / "count_errors.png")
     return results
+
+
+def _environments(
+    system: Mapping[str, Any], structures: str | Path | None, indices: Sequence[int]
+) -> list[np.ndarray] | None:
+    """Local environment of every atom of the structures at ``indices``, for graphene-like sheets; else None."""
+    if structures is None or system["structures"]["generator"] != "graphene":
+        return None
+    bond_length = system["structures"]["parameters"]["bond_length"]
+    return [atom_environments(atoms, bond_length=bond_length) for atoms in read_structures(structures, indices)]
 
 
 def _scores_with_intervals(per_structure: Sequence[Scores], settings_eval: Mapping[str, Any]) -> dict[str, Any]:

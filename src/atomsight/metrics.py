@@ -161,14 +161,58 @@ def score(true_positions: np.ndarray, detected_positions: np.ndarray, radius: fl
     Scores
         Counts, precision, recall, F1 and RMSE of the matching.
     """
-    pairs = match(true_positions, detected_positions, radius)
+    return scores_of(match(true_positions, detected_positions, radius), len(true_positions), len(detected_positions))
+
+
+def scores_of(pairs: Match, n_true: int, n_detected: int) -> Scores:
+    """Score a matching of ``n_true`` true and ``n_detected`` detected positions.
+
+    Parameters
+    ----------
+    pairs : Match
+        The matching (:func:`match`).
+    n_true, n_detected : int
+        Numbers of true and detected positions that were matched.
+
+    Returns
+    -------
+    Scores
+        Counts, precision, recall, F1 and RMSE of the matching.
+    """
     matched = len(pairs.distances)
     return Scores(
         true_positives=matched,
-        false_positives=len(detected_positions) - matched,
-        false_negatives=len(true_positions) - matched,
+        false_positives=n_detected - matched,
+        false_negatives=n_true - matched,
         sum_squared_distance=float(np.sum(pairs.distances**2)),
     )
+
+
+def recall_by_group(groups: np.ndarray, found: np.ndarray) -> dict[str, dict[str, float]]:
+    """Return the recall of the true positions of each group, e.g. each atom's local environment.
+
+    Parameters
+    ----------
+    groups : numpy.ndarray
+        Group name of each true position, shape (n,).
+    found : numpy.ndarray
+        Whether each true position was matched, bool, shape (n,).
+
+    Returns
+    -------
+    dict
+        For each group present, in sorted order: ``atoms`` (its true positions),
+        ``found`` (those matched) and ``recall`` (their ratio).
+    """
+    groups, found = np.asarray(groups), np.asarray(found, dtype=bool)
+    if groups.shape != found.shape:
+        raise ValueError(f"groups has shape {groups.shape} but found has {found.shape}")
+    result = {}
+    for group in np.unique(groups):
+        members = groups == group
+        atoms, hits = int(members.sum()), int(found[members].sum())
+        result[str(group)] = {"atoms": atoms, "found": hits, "recall": hits / atoms}
+    return result
 
 
 def aggregate(scores: Sequence[Scores]) -> Scores:

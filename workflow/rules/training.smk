@@ -26,6 +26,7 @@ rule evaluate_model:
     input:
         model=f"{RESULTS}/training/{{system}}/model.keras",
         test=lambda wildcards: shard_stores(wildcards.system, "test"),
+        structures=f"{RESULTS}/structures/{{system}}/test.extxyz",
     output:
         metrics=f"{RESULTS}/eval/{{system}}/metrics.json",
         f1=report(

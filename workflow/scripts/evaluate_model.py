@@ -14,5 +14,6 @@ with log_to(snakemake.log[0]):
         snakemake.config["systems"][snakemake.wildcards.system],
         model_path=snakemake.input.model,
         test_stores=snakemake.input.test,
+        structures=snakemake.input.structures,
         out=Path(snakemake.output.metrics).parent,
     )
