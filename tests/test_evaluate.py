@@ -74,7 +74,11 @@ def test_model_card_says_how_to_use_the_model(evaluated):
     assert card["sampling"] == system["microscope"]["sampling"] and card["energy"] == system["energy"]
     assert card["input_channels"] == len(system["microscope"]["defocus_offsets"])
     assert card["normalization_sigma_pixels"] == pytest.approx(8.0 / system["microscope"]["sampling"])
-    assert len(card["evaluation"]) == len(system["evaluation"]["doses"]) and len(card["config_hash"]) == 16
+    assert len(card["config_hash"]) == 16
+    written = json.loads((exported.parent.parent / "eval" / "metrics.json").read_text())
+    assert card["evaluation"]["test_structures"] == system["splits"]["test"]
+    assert [d["f1"] for d in card["evaluation"]["doses"]] == [d["f1"] for d in written["doses"]]
+    assert [d["f1_ci"] for d in card["evaluation"]["doses"]] == [d["f1_ci"] for d in written["doses"]]
 
 
 def test_a_folder_that_is_not_a_model_is_named(tmp_path):

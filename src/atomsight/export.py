@@ -9,7 +9,7 @@
     model.json     the model card: system, classes, training sampling [Å/pixel], energy [eV],
                    input channels, the defocus range and offsets [Å] in abTEM's convention
                    (defocus = -C10) and as C10, normalisation window, configuration hash and
-                   evaluation summary
+                   evaluation summary (test structures, scores per dose with their intervals)
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from . import __version__
 from .atomic import atomic_path
 from .config import config_hash
 from .labels import class_names
+from .metrics import SCORES
 from .microscope import local_normalize
 from .model import load_model
 
@@ -82,9 +83,14 @@ def model_card(system: Mapping[str, Any], *, name: str, evaluation: Mapping[str,
         },
         "config_hash": config_hash(system),
         "atomsight_version": __version__,
-        "evaluation": [
-            {key: entry[key] for key in ("dose", "precision", "recall", "f1", "rmse")} for entry in evaluation["doses"]
-        ],
+        "evaluation": {
+            "test_structures": evaluation["structures"],
+            "confidence": evaluation["confidence"],
+            "doses": [
+                {key: entry[key] for key in ("dose", *SCORES, *(f"{score}_ci" for score in SCORES))}
+                for entry in evaluation["doses"]
+            ],
+        },
     }
 
 
