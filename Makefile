@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 EXTRAS ?= ml,dev,slurm
+WHEELS := .cache/wheels
+TEMUL_WHEEL := $(WHEELS)/temul_toolkit-0.1.9-py3-none-any.whl
 
 .PHONY: install run test lint bench clean
 
@@ -19,9 +21,12 @@ $(VENV)/.installed: pyproject.toml envs/pip-constraints.txt
 run: install
 	$(BIN)/snakemake --cores $(CORES) --configfile workflow/configs/small.yaml
 
-## test: the test suite
-test: install
+## test: the test suite (first downloads, once, the wheel whose example microscope files tests/io reads)
+test: install $(TEMUL_WHEEL)
 	$(BIN)/python -m pytest
+
+$(TEMUL_WHEEL): | $(VENV)/.installed
+	$(BIN)/python -m pip download --quiet --no-deps temul-toolkit==0.1.9 -d $(WHEELS)
 
 ## lint: Snakemake's linter and formatter check
 lint: install

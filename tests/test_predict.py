@@ -82,7 +82,8 @@ def stub_predictor(card, positions, classes):
 
 @pytest.fixture
 def graphene_card(tiny_config):
-    return model_card(tiny_config["systems"]["graphene"], name="graphene", evaluation={"doses": []})
+    return model_card(tiny_config["systems"]["graphene"], name="graphene",
+                      evaluation={"structures": 0, "confidence": 0.95, "doses": []})
 
 
 def test_the_csv_holds_the_known_atoms_at_their_x_and_y(graphene_card, tmp_path):
@@ -173,10 +174,10 @@ def test_a_single_image_for_a_focal_series_model_is_refused(models, tmp_path, ca
     assert "one.npy" in capsys.readouterr().err
 
 
-def test_the_sampling_is_required_and_positive(models, tmp_path, capsys):
-    np.save(tmp_path / "a.npy", image((64, 64)))
-    with pytest.raises(SystemExit) as exit_:
-        main(["predict", str(models["graphene"]), str(tmp_path / "a.npy"), "--out", str(tmp_path)])
-    assert exit_.value.code == 2 and "--sampling" in capsys.readouterr().err
+def test_the_sampling_is_required_for_a_file_without_one_and_positive(models, tmp_path, capsys):
+    np.save(tmp_path / "a.npy", image((64, 64)))  # a .npy holds no calibration
+    assert main(["predict", str(models["graphene"]), str(tmp_path / "a.npy"), "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "a.npy: the file holds no pixel size" in error and "--sampling" in error
     assert main(["predict", str(models["graphene"]), str(tmp_path / "a.npy"), "--sampling", "0", "--out", str(tmp_path)]) == 2
     assert "sampling must be a positive" in capsys.readouterr().err

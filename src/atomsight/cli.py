@@ -35,6 +35,32 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _track(args: argparse.Namespace) -> int:
+    from .analysis.sequence import track_movies
+
+    for path in track_movies(args.model, args.movies, sampling=args.sampling, out=args.out,
+                             max_displacement=args.max_displacement, site_radius=args.site_radius, tile=args.tile):
+        print(f"wrote {path}")
+    return 0
+
+
+def _analyze_graphene(args: argparse.Namespace) -> int:
+    from .analysis.graphene_files import analyze_graphene_file
+
+    failed = 0
+    for path in args.positions:
+        try:
+            written = analyze_graphene_file(path, out=args.out, cutoff=args.cutoff, bond_length=args.bond_length,
+                                            max_ring=args.max_ring)
+        except (ValueError, FileNotFoundError, OSError) as error:
+            print(f"atomsight analyze graphene: error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        for target in written:
+            print(f"wrote {target}")
+    return 2 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``atomsight`` command."""
     parser = argparse.ArgumentParser(
@@ -62,13 +88,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="find atoms or columns in images with an exported model")
     predict.add_argument("model", type=Path, help="an exported model folder, e.g. results/models/graphene")
-    predict.add_argument("images", type=Path, nargs="+", help="images: .npy, .tif/.tiff or .png")
-    predict.add_argument("--sampling", type=float, required=True, help="sampling of the images [Å/pixel]")
+    predict.add_argument("images", type=Path, nargs="+",
+                         help="images: .npy, .tif/.tiff, .png, or microscope files .dm3/.dm4, .emd, .ser/.emi, .mrc")
+    predict.add_argument("--sampling", type=float,
+                         help="pixel size of the images [Å/pixel]; default: each file's own calibration, which"
+                              " this overrides (warning if they differ by more than 1 %%); needed for files"
+                              " without one")
     predict.add_argument("--out", type=Path, required=True, help="folder of the results")
     predict.add_argument("--tile", type=int, default=1024,
                          help="tile size for large images [pixels at the model's sampling] (default: 1024); tiles"
                               " overlap by twice the network's receptive field, so they join without seams")
     predict.set_defaults(run=_predict)
+
+    track = commands.add_parser("track", help="drift, tracks, site occupancy and events of image sequences")
+    track.add_argument("model", type=Path, help="an exported model folder, e.g. results/models/gold")
+    track.add_argument("movies", type=Path, nargs="+",
+                       help="movies: .npy arrays (frames, H, W) or multi-page .tif/.tiff, one frame a page")
+    track.add_argument("--sampling", type=float, required=True, help="pixel size of the movies [Å/pixel]")
+    track.add_argument("--out", type=Path, required=True, help="folder of the results")
+    track.add_argument("--max-displacement", type=float, default=1.0,
+                       help="largest move of an atom between consecutive frames on one track [Å] (default: 1.0)")
+    track.add_argument("--site-radius", type=float, default=1.0,
+                       help="tracks closer than this form one site [Å]; below half the site spacing (default: 1.0)")
+    track.add_argument("--tile", type=int, default=1024,
+                       help="tile size for large frames [pixels at the model's sampling] (default: 1024)")
+    track.set_defaults(run=_track)
+
+    analyze = commands.add_parser("analyze", help="analyse found positions: bonds, rings, strain")
+    analyses = analyze.add_subparsers(dest="analysis", required=True)
+    graphene = analyses.add_parser(
+        "graphene", help="bond lengths, rings (5/6/7/8) and planar strain of graphene from position CSVs"
+    )
+    graphene.add_argument("positions", type=Path, nargs="+",
+                          help="CSVs with columns x_A, y_A [Å] (as predict writes them), optionally probability"
+                               " and sigma_x_A, sigma_y_A [Å] for bond-length error bars")
+    graphene.add_argument("--out", type=Path, required=True, help="folder of the results")
+    graphene.add_argument("--cutoff", type=float, default=1.8,
+                          help="atoms closer than this are bonded [Å] (default: 1.8)")
+    graphene.add_argument("--bond-length", type=float, default=1.42,
+                          help="bond length of unstrained graphene, the strain's reference [Å] (default: 1.42)")
+    graphene.add_argument("--max-ring", type=int, default=9,
+                          help="largest ring [atoms]; larger faces are holes or the outside (default: 9)")
+    graphene.set_defaults(run=_analyze_graphene)
     return parser
 
 

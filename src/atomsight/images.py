@@ -11,6 +11,7 @@ position ``p`` [pixels] is at ``p * factor`` in the resampled image, and a posit
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -18,6 +19,8 @@ import numpy as np
 import tifffile
 from scipy import ndimage
 from skimage.color import rgb2gray
+
+from .io.microscope_files import FORMATS, read_microscope_file
 
 MIN_SIDE = 16
 """Smallest accepted image side [pixels]."""
@@ -65,8 +68,70 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, bool]:
         return array, alpha
 
 
-READERS = {".npy": _read_npy, ".tif": _read_tiff, ".tiff": _read_tiff, ".png": _read_png}
+def _read_microscope(path: Path) -> tuple[np.ndarray, bool]:
+    """Read every frame of a microscope file: (H, W) for one image, (frames, H, W) for several; never colour."""
+    image = read_microscope_file(path)
+    frames = [image.frame(k) for k in range(image.n_frames)]
+    return (frames[0] if len(frames) == 1 else np.stack(frames)), False
+
+
+MICROSCOPE_SUFFIXES = tuple(s for s in FORMATS if s not in (".tif", ".tiff"))
+"""Extensions of the microscope formats read through :mod:`atomsight.io.microscope_files`; TIFF data is read with
+tifffile (colour and focal-series rules of :func:`_read_tiff`), only its calibration through RosettaSciIO."""
+
+READERS = {
+    ".npy": _read_npy, ".tif": _read_tiff, ".tiff": _read_tiff, ".png": _read_png,
+    **dict.fromkeys(MICROSCOPE_SUFFIXES, _read_microscope),
+}
 """Reader of each supported file extension (lower case): the array and whether its last axis holds colour samples."""
+
+
+def file_sampling(path: str | Path) -> float | None:
+    """Return an image file's pixel size from its metadata [Å/pixel], None if it holds none.
+
+    Microscope files and TIFFs are read through RosettaSciIO
+    (:func:`atomsight.io.microscope_files.read_microscope_file`, which raises ValueError
+    naming the file for a reciprocal or unknown unit); ``.npy`` and ``.png`` files hold
+    no calibration.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        return None
+    return read_microscope_file(path).sampling
+
+
+def frame_count(path: str | Path) -> int:
+    """Return the number of frames of a microscope file (1 for any other file), without reading them."""
+    path = Path(path)
+    return read_microscope_file(path).n_frames if path.suffix.lower() in MICROSCOPE_SUFFIXES else 1
+
+
+def read_frames(path: str | Path) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield the usable frames of a microscope file's sequence one at a time, as (index, float32 (H, W, 1)).
+
+    This is where a sequence's unusable frames are found: a frame that is constant (all
+    zeros, as a dropped camera frame), holds NaN or infinite values, or cannot be read
+    (a truncated file) is skipped with a warning naming the file and the frame, and the
+    other frames are still given.
+
+    Raises
+    ------
+    ValueError
+        If no frame is usable, naming the file.
+    """
+    image = read_microscope_file(path)
+    usable = 0
+    for index in range(image.n_frames):
+        try:
+            frame = image.frame(index)[..., None]
+            _check_values(frame, f"{image.path} frame {index}")
+        except ValueError as error:
+            warnings.warn(f"{error}; frame skipped", UserWarning, stacklevel=2)
+            continue
+        usable += 1
+        yield index, frame
+    if not usable:
+        raise ValueError(f"{image.path}: none of its {image.n_frames} frames is usable")
 
 
 def read_image(path: str | Path, *, channels: int = 1) -> np.ndarray:
@@ -83,7 +148,9 @@ def read_image(path: str | Path, *, channels: int = 1) -> np.ndarray:
     Parameters
     ----------
     path : str or pathlib.Path
-        A ``.npy``, ``.tif``, ``.tiff`` or ``.png`` file.
+        A ``.npy``, ``.tif``, ``.tiff`` or ``.png`` file, or a microscope file
+        (``.dm3``, ``.dm4``, ``.emd``, ``.ser``, ``.emi``, ``.mrc``) whose frames are read as
+        a stack (complex data as intensity, see :mod:`atomsight.io.microscope_files`).
     channels : int, optional
         Number of channels the model expects (images in the focal series), default 1.
 
@@ -162,7 +229,7 @@ def _channels_last(array: np.ndarray, channels: int, path: Path) -> np.ndarray:
     raise ValueError(f"{path}: found an array of shape {array.shape}, expected {channels} channel(s) as {expected}")
 
 
-def _check_values(image: np.ndarray, path: Path) -> None:
+def _check_values(image: np.ndarray, path: Path | str) -> None:
     """Raise ValueError naming ``path`` if ``image`` is too small, not finite or has a constant channel."""
     if min(image.shape[:2]) < MIN_SIDE:
         raise ValueError(f"{path}: image of {image.shape[0]} x {image.shape[1]} pixels, expected at least {MIN_SIDE} along each side")

@@ -17,7 +17,7 @@ sampling) and ``<name>_overlay.png`` (x down, y to the right).
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,8 @@ import tensorflow as tf
 
 from .atomic import atomic_path
 from .export import load_exported
-from .images import check_sampling, read_image, resample_to
+from .images import check_sampling, file_sampling, frame_count, read_frames, read_image, resample_to
+from .io.microscope_files import resolve_sampling
 from .model import load_model, receptive_field
 from .postprocess import Detections, detect
 from .tiling import predict_tiled
@@ -63,6 +64,35 @@ class Predictor:
     card: Mapping[str, Any]
     receptive_field: int
 
+    def find(self, image: np.ndarray, *, sampling: float, tile: int) -> tuple[np.ndarray, Detections, np.ndarray]:
+        """Find the atoms or columns of one image.
+
+        Parameters
+        ----------
+        image : numpy.ndarray
+            Raw image, shape (H, W, C).
+        sampling : float
+            Its pixel size [Å/pixel].
+        tile : int
+            Side of the tiles [pixels at the model's sampling] (:func:`atomsight.tiling.predict_tiled`).
+
+        Returns
+        -------
+        probabilities : numpy.ndarray
+            Class probabilities at the model's sampling, shape (h, w, K), indexed [x, y, class].
+        detections : Detections
+            The post-processed detections, positions in pixels of the model's sampling.
+        pixels : numpy.ndarray
+            The detections' positions (row, col) in pixels of ``image``, shape (n, 2).
+        """
+        resampled, factor = resample_to(image, sampling, self.card["sampling"])
+        probabilities = predict_tiled(
+            self.probabilities, self.normalize(resampled[None])[0], tile=tile,
+            receptive_field=self.receptive_field, multiple=self.card["size_multiple"],
+        )
+        detections = detect(probabilities, **self.card["postprocess"])
+        return probabilities, detections, detections.positions / factor
+
 
 def load_predictor(folder: str | Path) -> Predictor:
     """Load an exported model folder (``results/models/<system>``) as a :class:`Predictor`.
@@ -83,7 +113,7 @@ def predict_images(
     model: str | Path | Predictor,
     images: Sequence[str | Path],
     *,
-    sampling: float,
+    sampling: float | None = None,
     out: str | Path,
     tile: int = 1024,
 ) -> list[Path]:
@@ -95,10 +125,17 @@ def predict_images(
         An exported model folder (``results/models/<system>``), or one loaded with
         :func:`load_predictor`.
     images : sequence of path
-        Images (.npy, .tif/.tiff, .png); a focal-series model takes stacks.
-    sampling : float
-        Sampling of the images [Å/pixel]. An image more than a factor 2 from the
-        model's sampling is predicted with a warning (:func:`atomsight.images.check_sampling`).
+        Images (.npy, .tif/.tiff, .png) or microscope files (.dm3/.dm4, .emd, .ser/.emi,
+        .mrc); a focal-series model takes stacks. A microscope file holding a sequence of
+        frames is, for a single-image model, predicted frame by frame (results named
+        ``<stem>_frame0007.csv`` etc.; unusable frames skipped with a warning, see
+        :func:`atomsight.images.read_frames`).
+    sampling : float, optional
+        Sampling of the images [Å/pixel], overriding the pixel size in each file's
+        metadata (with a warning where they differ by more than 1 %); needed for files
+        without one (:func:`atomsight.io.microscope_files.resolve_sampling`). An image
+        more than a factor 2 from the model's sampling is predicted with a warning
+        (:func:`atomsight.images.check_sampling`).
     out : str or pathlib.Path
         Folder of the results.
     tile : int
@@ -114,10 +151,11 @@ def predict_images(
     Raises
     ------
     ValueError
-        If the sampling is not positive, the tile is too small, or an image cannot be
-        used (see :func:`atomsight.images.read_image`).
+        If the sampling is not positive, an image has neither a pixel size in its file
+        nor ``sampling``, the tile is too small, or an image cannot be used (see
+        :func:`atomsight.images.read_image`).
     """
-    if not sampling or sampling <= 0:
+    if sampling is not None and not sampling > 0:
         raise ValueError(f"the image sampling must be a positive number of Å/pixel, got {sampling!r}")
     predictor = model if isinstance(model, Predictor) else load_predictor(model)
     card = predictor.card
@@ -125,22 +163,37 @@ def predict_images(
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in map(Path, images):
-        image = read_image(path, channels=card["input_channels"])
-        check_sampling(path, sampling, card["sampling"])
-        resampled, factor = resample_to(image, sampling, card["sampling"])
-        probabilities = predict_tiled(
-            predictor.probabilities, predictor.normalize(resampled[None])[0], tile=tile,
-            receptive_field=predictor.receptive_field, multiple=card["size_multiple"],
-        )
-        detections = detect(probabilities, **card["postprocess"])
-        pixels = detections.positions / factor
-        stem = path.stem
-        write_csv(out / f"{stem}.csv", pixels, detections, sampling=sampling, classes=card["classes"])
-        np.save(out / f"{stem}_probabilities.npy", probabilities)
-        _plot_overlay(out / f"{stem}_overlay.png", image, pixels, detections, sampling=sampling,
-                      classes=card["classes"])
-        written.append(out / f"{stem}.csv")
+        pixel = resolve_sampling(path, file_sampling(path), sampling)
+        check_sampling(path, pixel, card["sampling"])
+        for stem, image in _images_in(path, channels=card["input_channels"]):
+            written.append(_predict_image(predictor, image, sampling=pixel, out=out, stem=stem, tile=tile))
     return written
+
+
+def _images_in(path: Path, *, channels: int) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield (stem of the results, (H, W, channels) image) for each image a file holds.
+
+    A microscope file's sequence for a single-image model gives its usable frames,
+    ``<stem>_frame0007``; any other file gives one image (a stack is a focal series).
+    """
+    if channels == 1 and frame_count(path) > 1:
+        for index, frame in read_frames(path):
+            yield f"{path.stem}_frame{index:04d}", frame
+    else:
+        yield path.stem, read_image(path, channels=channels)
+
+
+def _predict_image(
+    predictor: Predictor, image: np.ndarray, *, sampling: float, out: Path, stem: str, tile: int
+) -> Path:
+    """Predict one (H, W, C) image of pixel size ``sampling`` [Å/pixel]; write its CSV, maps and overlay in ``out``."""
+    card = predictor.card
+    probabilities, detections, pixels = predictor.find(image, sampling=sampling, tile=tile)
+    write_csv(out / f"{stem}.csv", pixels, detections, sampling=sampling, classes=card["classes"])
+    np.save(out / f"{stem}_probabilities.npy", probabilities)
+    _plot_overlay(out / f"{stem}_overlay.png", image, pixels, detections, sampling=sampling,
+                  classes=card["classes"])
+    return out / f"{stem}.csv"
 
 
 def write_csv(

@@ -1,11 +1,8 @@
 """Local environments of the atoms of a flat, graphene-like sheet: pristine, strained, disordered, edge.
 
 The bonds (pairs closer than a cutoff, periodic where the cell is) of a flat sheet form a
-planar network, and its faces are its rings. Each face is walked once around: from a bond
-u -> v, the walk turns at v to the bond that precedes v -> u in counter-clockwise order, so
-an atom with k bonds borders k faces (the sectors between its bonds). Unlike a search for
-shortest-path rings, this needs no size limit and finds each ring once; a face of more
-than ``max_ring`` atoms is a hole.
+planar network, and its faces are its rings, walked once around by
+:func:`atomsight.rings.walk_faces`; a face of more than ``max_ring`` atoms is a hole.
 
 Environments, the first that applies:
 
@@ -24,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
+
+from ..rings import walk_faces
 
 ENVIRONMENTS = ("pristine", "strained", "disordered", "edge")
 """Names returned by :func:`atom_environments`."""
@@ -117,7 +116,7 @@ def _check(bond_cutoff: float, max_ring: int) -> None:
 
 
 def _faces(atoms: Atoms, bond_cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Walk the faces of the bond network.
+    """Walk the faces of the bond network (:func:`atomsight.rings.walk_faces`).
 
     Returns, per half-bond (directed bond), its tail atom and length [Å] and the face on
     its left, which fills the sector of the tail between it and the next bond
@@ -125,25 +124,5 @@ def _faces(atoms: Atoms, bond_cutoff: float) -> tuple[np.ndarray, np.ndarray, np
     each face.
     """
     tails, heads, shifts, vectors = neighbor_list("ijSD", atoms, bond_cutoff)
-    angles = np.arctan2(vectors[:, 1], vectors[:, 0])
-    order = np.lexsort((angles, tails))  # counter-clockwise around each tail
-    tails, heads, shifts, vectors = tails[order], heads[order], shifts[order], vectors[order]
-    first = np.searchsorted(tails, np.arange(len(atoms)))
-    degree = np.bincount(tails, minlength=len(atoms))
-    position = np.arange(len(tails)) - first[tails]
-    keys = list(zip(tails.tolist(), heads.tolist(), map(tuple, shifts.tolist()), strict=True))
-    index = {key: e for e, key in enumerate(keys)}
-    reverse = np.array([index[(h, t, tuple(-x for x in s))] for t, h, s in keys], dtype=np.int64)
-    # After u -> v comes the bond of v preceding v -> u counter-clockwise: the sharpest
-    # left turn, so each walk goes once around the face on its left.
-    following = first[heads] + (position[reverse] - 1) % np.maximum(degree[heads], 1)
-    faces = np.full(len(tails), -1)
-    sizes = []
-    for start in range(len(tails)):
-        edge, size = start, 0
-        while faces[edge] < 0:
-            faces[edge] = len(sizes)
-            edge, size = following[edge], size + 1
-        if size:
-            sizes.append(size)
-    return tails, np.hypot(vectors[:, 0], vectors[:, 1]), faces, np.asarray(sizes, dtype=np.int64)
+    faces = walk_faces(tails, heads, vectors, n_atoms=len(atoms), shifts=shifts)
+    return tails, np.hypot(vectors[:, 0], vectors[:, 1]), faces.face, faces.sizes

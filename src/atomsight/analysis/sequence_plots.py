@@ -1,0 +1,144 @@
+"""Figures of a sequence analysis: occupancy and events maps, drift trace, animated overlay.
+
+Maps show the mean of the registered frames (frame 0's grid) with x [Å] down and y [Å]
+to the right, as the overlays of :mod:`atomsight.predict`, a scale bar, and the sites
+coloured by a quantity with its colour bar.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+from skimage.draw import circle_perimeter
+from skimage.transform import resize
+
+from ..atomic import atomic_path
+
+GIF_SIDE = 256
+"""Largest side of the animated overlay [pixels]; larger frames are scaled down."""
+
+GIF_FRAME_SECONDS = 0.2
+"""Display time of one frame of the animated overlay [s]."""
+
+
+def plot_site_map(
+    path: Path, background: np.ndarray, positions: np.ndarray, values: np.ndarray, *, sampling: float,
+    label: str, title: str,
+) -> Path:
+    """Plot sites coloured by ``values`` over ``background`` and write a PNG atomically.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The PNG.
+    background : numpy.ndarray
+        Mean registered frame, shape (H, W).
+    positions : numpy.ndarray
+        Site (x, y) on frame 0's grid [Å], shape (m, 2).
+    values : numpy.ndarray
+        Value of each site in percent, shape (m,); nan for a site never observed (drawn hollow).
+    sampling : float
+        Pixel size [Å/pixel].
+    label : str
+        Colour-bar label, with its unit.
+    title : str
+        Title of the plot.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 5.4), constrained_layout=True)
+    _show(ax, background, sampling)
+    known = np.isfinite(values)
+    dots = ax.scatter(positions[known, 1], positions[known, 0], c=values[known], cmap="viridis", vmin=0, vmax=100,
+                      s=36, edgecolors="white", linewidths=0.4)
+    ax.scatter(positions[~known, 1], positions[~known, 0], s=36, facecolors="none", edgecolors="white", linewidths=0.6)
+    fig.colorbar(dots, ax=ax, label=label, shrink=0.85)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_drift(path: Path, frames: np.ndarray, drift: np.ndarray, *, sampling: float, title: str) -> Path:
+    """Plot the drift [Å] along x and y against the frame index and write a PNG atomically.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The PNG.
+    frames : numpy.ndarray
+        Frame index of each row of ``drift``, shape (n,).
+    drift : numpy.ndarray
+        Drift (row, col) [pixels], shape (n, 2).
+    sampling : float
+        Pixel size [Å/pixel].
+    title : str
+        Title of the plot.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), constrained_layout=True)
+    for axis, name in enumerate("xy"):
+        ax.plot(frames, drift[:, axis] * sampling, marker=".", label=f"{name} (along {('rows', 'columns')[axis]})")
+    ax.set_xlabel("frame")
+    ax.set_ylabel("drift [Å]")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def write_overlay_gif(path: Path, frames: list[np.ndarray], pixels: list[np.ndarray]) -> Path:
+    """Write the registered frames with their detections as rings, as an animated GIF, atomically.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The GIF.
+    frames : list of numpy.ndarray
+        Registered frames (H, W), on frame 0's grid.
+    pixels : list of numpy.ndarray
+        Drift-corrected detections (row, col) of each frame [pixels], shapes (n_k, 2).
+    """
+    scale = min(1.0, GIF_SIDE / max(frames[0].shape))
+    low, high = np.percentile(np.stack(frames), [0.5, 99.5])
+    movie = []
+    for frame, found in zip(frames, pixels):
+        grey = resize(np.clip((frame - low) / max(high - low, 1e-12), 0, 1), np.round(np.multiply(frame.shape, scale)))
+        rgb = np.repeat((grey * 255).astype(np.uint8)[..., None], 3, axis=2)
+        radius = max(2, round(0.03 * max(grey.shape)))
+        for row, col in np.rint(np.asarray(found).reshape(-1, 2) * scale).astype(int):
+            rr, cc = circle_perimeter(row, col, radius, shape=grey.shape)
+            rgb[rr, cc] = (255, 64, 160)
+        movie.append(rgb)
+    with atomic_path(path, suffix=".gif") as tmp:
+        iio.imwrite(tmp, np.stack(movie), extension=".gif", duration=GIF_FRAME_SECONDS * 1000, loop=0)
+    return path
+
+
+def _show(ax: plt.Axes, image: np.ndarray, sampling: float) -> None:
+    """Show ``image`` in grey with x [Å] down, y [Å] to the right, and a scale bar."""
+    low, high = np.percentile(image, [0.5, 99.5])
+    extent = (-0.5 * sampling, (image.shape[1] - 0.5) * sampling, (image.shape[0] - 0.5) * sampling, -0.5 * sampling)
+    ax.imshow(image, cmap="gray", vmin=low, vmax=high, extent=extent)
+    length = _nice_length(0.2 * image.shape[1] * sampling)
+    bar_label = f"{length / 10:g} nm" if length >= 10 else f"{length:g} Å"
+    ax.add_artist(AnchoredSizeBar(ax.transData, length, bar_label, "lower left", pad=0.5, color="white",
+                                  frameon=False, size_vertical=0.01 * image.shape[0] * sampling))
+    ax.set_xlabel("y [Å]")
+    ax.set_ylabel("x [Å]")
+
+
+def _nice_length(target: float) -> float:
+    """Return the largest 1, 2 or 5 times a power of ten not above ``target`` [Å]."""
+    power = 10 ** np.floor(np.log10(target))
+    return float(max(step * power for step in (1, 2, 5) if step * power <= target))
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    """Write ``fig`` as a PNG atomically and close it."""
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=130)
+    plt.close(fig)
+    return path

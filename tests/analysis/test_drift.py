@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from atomsight.analysis.drift import corrected, register, shifted
+
+
+def test_the_drift_of_the_simulated_movie_is_recovered_within_a_tenth_of_a_pixel(gold_movie):
+    for window in (1, 4):
+        drift = register(gold_movie.frames, window=window)
+        # The bound; the frames have Poisson noise at 5000 e/Å² and edges that differ by what drifted in.
+        np.testing.assert_allclose(drift, gold_movie.drift, atol=0.1)
+
+
+def test_a_fourier_shift_is_measured_back_exactly_on_a_smooth_periodic_image():
+    rng = np.random.default_rng(1)
+    image = np.real(np.fft.ifft2(np.fft.fft2(rng.normal(size=(64, 64))) * np.exp(-np.add.outer(
+        np.fft.fftfreq(64) ** 2, np.fft.fftfreq(64) ** 2) / 0.01)))
+    truth = np.array([[0, 0], [0.25, -1.5], [3.1, 2.2]])
+    # 1/100 pixel is the upsampled resolution; noise-free, the refinement converges to it.
+    np.testing.assert_allclose(register([shifted(image, d) for d in truth]), truth, atol=0.011)
+
+
+def test_corrected_positions_move_back_by_the_drift_in_angstrom():
+    np.testing.assert_allclose(corrected(np.array([[5.0, 6.0]]), np.array([2.0, -4.0]), sampling=0.5), [[4.0, 8.0]])
+
+
+@pytest.mark.parametrize(("frames", "window", "message"), [
+    ([np.ones((8, 8))], 1, "at least 2 frames"),
+    ([np.ones((8, 8)), np.ones((8, 9))], 1, "one shape"),
+    ([np.ones((8, 8))] * 2, 0, "at least 1 frame"),
+])
+def test_bad_sequences_are_refused(frames, window, message):
+    with pytest.raises(ValueError, match=message):
+        register(frames, window=window)

@@ -1,0 +1,138 @@
+import csv
+import warnings
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tifffile
+
+from atomsight.analysis.sequence import analyze_sequence, read_movie, track_movies, write_sequence
+from atomsight.analysis.sites import EVENT_KINDS
+from atomsight.cli import main
+from atomsight.labels import gaussian_label_maps
+from atomsight.predict import Predictor
+
+
+def read_csv(path):
+    with open(path, newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def site_at(sites, position):
+    """Index of the site nearest ``position`` [Å], which must lie within 0.05 Å of it."""
+    distances = np.linalg.norm(sites.positions - position, axis=1)
+    # Detections from label maps are within 0.005 pixel (6e-4 Å) of the columns, whose drift is removed to 0.1
+    # pixel (0.012 Å).
+    assert distances.min() < 0.05
+    return int(distances.argmin())
+
+
+def test_the_hops_of_the_simulated_movie_are_found_at_their_frames(gold_movie):
+    analysis = analyze_sequence(gold_movie.frames, gold_movie.positions, sampling=gold_movie.sampling)
+    np.testing.assert_allclose(analysis.drift, gold_movie.drift, atol=0.1)  # the issue's bound
+    sites = analysis.sites
+    expected = sorted([(site_at(sites, gold_movie.hop_from), 3, "vacated"),
+                       (site_at(sites, gold_movie.hop_to), 3, "filled"),
+                       (site_at(sites, gold_movie.removed), 6, "vacated")], key=lambda e: (e[1], e[0]))
+    site, frame, kind = sites.events()
+    assert list(zip(site.tolist(), frame.tolist(), [EVENT_KINDS[k] for k in kind])) == expected
+    # 14 columns, plus the hop's new site; every site stays inside the field of view (drift <= 0.8 Å).
+    assert len(sites.positions) == 15 and sites.observed.all()
+    occupancy = np.round(sites.occupancy * 8).astype(int)  # frames in which each site is occupied, of 8
+    assert occupancy[site_at(sites, gold_movie.hop_from)] == 3
+    assert occupancy[site_at(sites, gold_movie.hop_to)] == 5
+    assert occupancy[site_at(sites, gold_movie.removed)] == 6
+    assert sorted(occupancy) == [3, 5, 6] + [8] * 12
+
+
+def test_the_results_are_written_as_csv_png_and_gif(gold_movie, tmp_path):
+    analysis = analyze_sequence(gold_movie.frames, gold_movie.positions, sampling=gold_movie.sampling,
+                                frame_indices=range(10, 18))
+    written = write_sequence(analysis, gold_movie.frames, out=tmp_path, name="movie")
+    assert sorted(p.name for p in written) == sorted(
+        f"movie_{suffix}" for suffix in ("drift.csv", "tracks.csv", "sites.csv", "events.csv", "occupancy.png",
+                                         "events.png", "drift.png", "overlay.gif"))
+    drift = read_csv(tmp_path / "movie_drift.csv")
+    assert [int(row["frame"]) for row in drift] == list(range(10, 18))
+    np.testing.assert_allclose([[float(row["drift_x_A"]), float(row["drift_y_A"])] for row in drift],
+                               gold_movie.drift * gold_movie.sampling, atol=0.1 * gold_movie.sampling)
+    events = read_csv(tmp_path / "movie_events.csv")
+    assert sorted((int(row["frame"]), row["kind"]) for row in events) == [(13, "filled"), (13, "vacated"),
+                                                                          (16, "vacated")]
+    tracks = read_csv(tmp_path / "movie_tracks.csv")
+    assert len(tracks) == sum(map(len, gold_movie.positions))
+    sites = read_csv(tmp_path / "movie_sites.csv")
+    assert len(sites) == 15 and {row["observed_frames"] for row in sites} == {"8"}
+    gif = iio.imread(tmp_path / "movie_overlay.gif")
+    assert gif.shape[:3] == (8, 160, 160)
+
+
+def stub_movie_predictor(card, positions):
+    """A stand-in for a trained model whose output, call after call, is the label maps of each frame's atoms.
+
+    ``positions`` are each frame's (x, y) [Å] from its first pixel, at the model's sampling.
+    """
+    frames = iter(positions)
+
+    def probabilities(batch):
+        atoms = next(frames)
+        maps = gaussian_label_maps(atoms, np.zeros(len(atoms), int), n_classes=1, gpts=batch.shape[1:3],
+                                   sampling=(card["sampling"],) * 2, sigma=0.4)
+        return np.moveaxis(np.concatenate([1 - maps, maps]), 0, -1)[None]
+
+    return Predictor(normalize=lambda batch: batch, probabilities=probabilities, card=card, receptive_field=0)
+
+
+def test_atomsight_track_skips_an_empty_frame_and_numbers_frames_as_in_the_movie(gold_movie, tmp_path, monkeypatch,
+                                                                                   capsys):
+    # The entries of a model card that prediction reads; the model's sampling is the movie's, so the stub's maps
+    # lie on the frames' own grid.
+    card = {"sampling": gold_movie.sampling, "input_channels": 1, "size_multiple": 8,
+            "classes": ["background", "column"], "postprocess": {"method": "peaks", "threshold": 0.5}}
+    stub = stub_movie_predictor(card, gold_movie.positions)
+    monkeypatch.setattr("atomsight.predict.load_predictor", lambda folder: stub)
+    frames = np.stack(gold_movie.frames)
+    np.save(tmp_path / "movie.npy", np.insert(frames, 4, 0.0, axis=0))  # a dropped camera frame as frame 4
+    with pytest.warns(UserWarning, match=r"movie.npy frame 4: constant"):
+        status = main(["track", "model", str(tmp_path / "movie.npy"), "--sampling", str(gold_movie.sampling),
+                       "--out", str(tmp_path / "out")])
+    assert status == 0
+    assert capsys.readouterr().out.count("wrote") == 8
+    events = read_csv(tmp_path / "out" / "movie_events.csv")
+    # Analysed frames 3 and 6 are frames 3 and 7 of the movie.
+    assert sorted((int(row["frame"]), row["kind"]) for row in events) == [(3, "filled"), (3, "vacated"),
+                                                                          (7, "vacated")]
+
+
+def test_a_multi_page_tiff_is_read_as_a_movie_and_a_page_of_another_size_is_skipped(tmp_path):
+    frames = np.random.default_rng(0).normal(size=(4, 20, 24)).astype(np.float32)
+    with tifffile.TiffWriter(tmp_path / "movie.tif") as tif:
+        for k, frame in enumerate(frames):
+            tif.write(frame[:, :20] if k == 2 else frame)
+    with pytest.warns(UserWarning, match=r"movie.tif frame 2: shape \(20, 20\) differs from the first frame's"):
+        indices, read = read_movie(tmp_path / "movie.tif")
+    np.testing.assert_array_equal(indices, [0, 1, 3])
+    np.testing.assert_array_equal(np.stack(read), frames[[0, 1, 3]])
+
+
+@pytest.mark.parametrize(("name", "array", "message"), [
+    ("image.npy", np.ones((20, 20)), r"image.npy: expected a movie of shape \(frames, H, W\)"),
+    ("still.npy", np.eye(20)[None], r"still.npy: 1 of its 1 frames are usable, a sequence needs 2"),
+    ("flat.npy", np.zeros((3, 20, 20)), r"flat.npy: 0 of its 3 frames are usable"),
+    ("movie.png", None, r"movie.png: unsupported movie extension"),
+    ("colour.tif", np.zeros((20, 20, 3), np.uint8), r"colour.tif: a colour image"),
+])
+def test_unusable_movies_are_refused_with_their_name(tmp_path, name, array, message):
+    if name.endswith(".tif"):
+        tifffile.imwrite(tmp_path / name, array, photometric="rgb")
+    elif array is not None:
+        np.save(tmp_path / name, array)
+    with pytest.raises(ValueError, match=message), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # each of flat.npy's frames is reported as skipped
+        read_movie(tmp_path / name)
+
+
+def test_a_missing_movie_is_reported_before_the_model_is_loaded(tmp_path, capsys):
+    assert main(["track", str(tmp_path / "no-model"), str(tmp_path / "missing.npy"), "--sampling", "0.1",
+                 "--out", str(tmp_path)]) == 2
+    assert "movie file not found" in capsys.readouterr().err
