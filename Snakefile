@@ -11,6 +11,7 @@ include: "workflow/rules/structures.smk"
 include: "workflow/rules/simulation.smk"
 include: "workflow/rules/preview.smk"
 include: "workflow/rules/training.smk"
+include: "workflow/rules/analysis.smk"
 
 
 rule all:

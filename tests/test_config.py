@@ -104,6 +104,16 @@ def test_unknown_target_is_named():
         validate_config(config)
 
 
+def test_a_sequence_gets_its_defaults_and_its_unknown_system_is_named():
+    config = _minimal()
+    config["sequences"] = {"run42": {"system": next(iter(config["systems"])), "movie": ["frames/*.dm4"]}}
+    sequence = validate_config(config)["sequences"]["run42"]
+    assert (sequence["sampling"], sequence["max_displacement"], sequence["site_radius"]) == (None, 1.0, 1.0)
+    config["sequences"]["run42"]["system"] = "lead"
+    with pytest.raises(ConfigError, match="sequences.run42.system: 'lead' is not a system"):
+        validate_config(config)
+
+
 def test_unreadable_and_malformed_files_are_named(tmp_path):
     with pytest.raises(ConfigError, match="missing.yaml"):
         load_config(tmp_path / "missing.yaml")

@@ -129,3 +129,20 @@ def test_only_jobs_whose_device_is_a_gpu_ask_for_one(tmp_path, snakemake, device
         asked = int(re.search(r"\bgpu=(\d+)", resources).group(1)) if "gpu=" in resources else 0
         on_gpu = rule in libraries and (device == "gpu" or (device == "auto" and gpu_available(libraries[rule])))
         assert asked == int(on_gpu), (device, rule, resources)
+
+
+def test_a_configured_sequence_is_tracked_with_its_systems_model_and_its_frames_in_order(tmp_path, snakemake):
+    config = (REPO / "tests" / "data" / "tiny.yaml").read_text()
+    (tmp_path / "config.yaml").write_text(config + "\nsequences:\n  run42:\n    system: gold\n"
+                                          "    movie: [frames/*.emd]\n    sampling: 0.12\n")
+    (tmp_path / "frames").mkdir()
+    for k in (10, 2, 1):  # written out of order: the rule reads them sorted by name
+        (tmp_path / "frames" / f"frame_{k:04d}.emd").touch()
+    result = snakemake(tmp_path, "--dry-run")  # the default target: the sequence's system is a target
+    assert result.returncode == 0, result.stdout[-3000:]
+    jobs = {rule: (inputs, output) for rule, inputs, output
+            in re.findall(r"^rule (\w+):\n    input: ([^\n]*)\n    output: ([^\n]*)", result.stdout, flags=re.M)}
+    inputs, output = jobs["track_sequence"]
+    assert inputs == ("results/models/gold, frames/frame_0001.emd, frames/frame_0002.emd,"
+                      " frames/frame_0010.emd")
+    assert output == "results/tracks/run42"

@@ -30,15 +30,18 @@ def _preview(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from .predict import predict_images
 
-    for path in predict_images(args.model, args.images, sampling=args.sampling, out=args.out, tile=args.tile):
+    for path in predict_images(args.model, args.images, sampling=args.sampling, out=args.out, tile=args.tile,
+                               augment=args.augment):
         print(f"wrote {path}")
     return 0
 
 
 def _track(args: argparse.Namespace) -> int:
-    from .analysis.sequence import track_movies
+    from .analysis.sequence import movie_files, track_movies
 
-    for path in track_movies(args.model, args.movies, sampling=args.sampling, out=args.out,
+    files = movie_files(args.movies)
+    movies = [files] if args.frames_from_files else files
+    for path in track_movies(args.model, movies, sampling=args.sampling, out=args.out,
                              max_displacement=args.max_displacement, site_radius=args.site_radius, tile=args.tile):
         print(f"wrote {path}")
     return 0
@@ -54,6 +57,22 @@ def _analyze_graphene(args: argparse.Namespace) -> int:
                                             max_ring=args.max_ring)
         except (ValueError, FileNotFoundError, OSError) as error:
             print(f"atomsight analyze graphene: error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        for target in written:
+            print(f"wrote {target}")
+    return 2 if failed else 0
+
+
+def _analyze_gold(args: argparse.Namespace) -> int:
+    from .analysis.gold_files import analyze_gold_file
+
+    failed = 0
+    for path in args.positions:
+        try:
+            written = analyze_gold_file(path, out=args.out, cutoff=args.cutoff, lattice_constant=args.lattice_constant)
+        except (ValueError, FileNotFoundError, OSError) as error:
+            print(f"atomsight analyze gold: error: {error}", file=sys.stderr)
             failed += 1
             continue
         for target in written:
@@ -98,13 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--tile", type=int, default=1024,
                          help="tile size for large images [pixels at the model's sampling] (default: 1024); tiles"
                               " overlap by twice the network's receptive field, so they join without seams")
+    predict.add_argument("--augment", action="store_true",
+                         help="test-time augmentation: average the maps over the 8 symmetries of the square (8 times"
+                              " the cost) and add each detection's position spread to the CSV (sigma_x_A, sigma_y_A"
+                              " [Å], n_augment)")
     predict.set_defaults(run=_predict)
 
     track = commands.add_parser("track", help="drift, tracks, site occupancy and events of image sequences")
     track.add_argument("model", type=Path, help="an exported model folder, e.g. results/models/gold")
-    track.add_argument("movies", type=Path, nargs="+",
-                       help="movies: .npy arrays (frames, H, W) or multi-page .tif/.tiff, one frame a page")
-    track.add_argument("--sampling", type=float, required=True, help="pixel size of the movies [Å/pixel]")
+    track.add_argument("movies", nargs="+",
+                       help="movies: microscope files .dm3/.dm4, .emd, .ser/.emi, .mrc, calibrated .tif/.tiff (one"
+                            " frame a page), or .npy arrays (frames, H, W); glob patterns such as 'frames/*.dm4'"
+                            " are expanded, sorted by name")
+    track.add_argument("--frames-from-files", action="store_true",
+                       help="read all MOVIES as the frames of one movie, in the order given, named after the"
+                            " folder of the first; frames of another size or pixel size are skipped with a warning")
+    track.add_argument("--sampling", type=float,
+                       help="pixel size of the movies [Å/pixel]; default: each movie's own calibration, which this"
+                            " overrides (warning if they differ by more than 1 %%); needed for files without one")
     track.add_argument("--out", type=Path, required=True, help="folder of the results")
     track.add_argument("--max-displacement", type=float, default=1.0,
                        help="largest move of an atom between consecutive frames on one track [Å] (default: 1.0)")
@@ -114,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="tile size for large frames [pixels at the model's sampling] (default: 1024)")
     track.set_defaults(run=_track)
 
-    analyze = commands.add_parser("analyze", help="analyse found positions: bonds, rings, strain")
+    analyze = commands.add_parser("analyze", help="analyse found positions: graphene bonds and rings, gold columns")
     analyses = analyze.add_subparsers(dest="analysis", required=True)
     graphene = analyses.add_parser(
         "graphene", help="bond lengths, rings (5/6/7/8) and planar strain of graphene from position CSVs"
@@ -130,6 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
     graphene.add_argument("--max-ring", type=int, default=9,
                           help="largest ring [atoms]; larger faces are holes or the outside (default: 9)")
     graphene.set_defaults(run=_analyze_graphene)
+    gold = analyses.add_parser(
+        "gold", help="column heights, column spacings and particle outline of gold particles from position CSVs"
+    )
+    gold.add_argument("positions", type=Path, nargs="+",
+                      help="CSVs with columns x_A, y_A [Å] (as predict writes them, one per image or frame),"
+                           " optionally class (height classes such as column-3 give the atoms) and probability")
+    gold.add_argument("--out", type=Path, required=True, help="folder of the results")
+    gold.add_argument("--cutoff", type=float, default=3.2,
+                      help="column pairs closer than this are listed [Å] (default: 3.2, above Au <110>'s 2.88)")
+    gold.add_argument("--lattice-constant", type=float, default=4.078,
+                      help="cubic lattice constant of the reference column distances [Å] (default: 4.078, gold)")
+    gold.set_defaults(run=_analyze_gold)
     return parser
 
 

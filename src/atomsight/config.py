@@ -156,6 +156,10 @@ def _check_consistency(config: dict[str, Any], source: str) -> None:
             raise ConfigError(
                 f"{source}: targets: {name!r} is not a system; known systems: {sorted(config['systems'])}"
             )
+    for name, sequence in config["sequences"].items():
+        if sequence["system"] not in config["systems"]:
+            raise ConfigError(f"{source}: sequences.{name}.system: {sequence['system']!r} is not a system; known"
+                              f" systems: {sorted(config['systems'])}")
     for name, system in config["systems"].items():
         prefix = f"systems.{name}"
         simulation = system["simulation"]

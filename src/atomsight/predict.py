@@ -12,6 +12,16 @@ pixel. Written for ``<name>.tif``: ``<name>.csv`` (x_A, y_A [Å]; row, col [inpu
 pixels], with x_A = row * S and y_A = col * S for the image's sampling S; class;
 probability), ``<name>_probabilities.npy`` (the maps as [x, y, class], at the model's
 sampling) and ``<name>_overlay.png`` (x down, y to the right).
+
+Test-time augmentation (``augment=True``, ``atomsight predict --augment``): the network
+sees the image under each of the 8 symmetries of the square (the dihedral group D4:
+0, 1, 2 or 3 quarter turns, with or without a mirror, :data:`SYMMETRIES`), each output is
+transformed back, and the 8 maps are averaged before detection. Each detection of the
+averaged maps is then matched (within :data:`AUGMENT_MATCH_RADIUS`) to the detections of
+the 8 back-transformed maps, and the CSV gets :data:`AUGMENT_COLUMNS`: ``sigma_x_A``,
+``sigma_y_A`` (standard deviation [Å] of its matched positions along x and y, over the
+``n_augment`` predictions that found it, NaN when fewer than 2 did) and ``n_augment``.
+Without augmentation these columns are absent, so a CSV either has them all or none.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ import csv
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib
 
@@ -33,12 +43,121 @@ from .atomic import atomic_path
 from .export import load_exported
 from .images import check_sampling, file_sampling, frame_count, read_frames, read_image, resample_to
 from .io.microscope_files import resolve_sampling
+from .metrics import match
 from .model import load_model, receptive_field
 from .postprocess import Detections, detect
 from .tiling import predict_tiled
 
 CSV_COLUMNS = ("x_A", "y_A", "row", "col", "class", "probability")
 """Columns of the CSV written for each image."""
+
+AUGMENT_COLUMNS = ("sigma_x_A", "sigma_y_A", "n_augment")
+"""Columns added to the CSV by test-time augmentation (see the module docstring)."""
+
+SYMMETRIES = tuple((turns, mirrored) for mirrored in (False, True) for turns in range(4))
+"""The 8 symmetries of the square (dihedral group D4) as (quarter turns, mirrored): the
+array is first mirrored along its first axis if ``mirrored``, then turned by ``turns``
+quarter turns (:func:`apply_symmetry`)."""
+
+AUGMENT_MATCH_RADIUS = 0.5
+"""Largest distance between a detection of the averaged maps and its counterpart in one
+symmetry's maps [Å]; a third of graphene's 1.42 Å bond, so neighbours are never confused."""
+
+
+def apply_symmetry(array: np.ndarray, symmetry: tuple[int, bool]) -> np.ndarray:
+    """Return an (H, W, ...) array transformed by one element of :data:`SYMMETRIES`.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        Image or maps, the first two axes spatial.
+    symmetry : tuple of (int, bool)
+        (quarter turns, mirrored).
+
+    Returns
+    -------
+    numpy.ndarray
+        The transformed array; its first two axes are swapped for an odd number of turns.
+    """
+    turns, mirrored = symmetry
+    return np.rot90(array[::-1] if mirrored else array, turns, axes=(0, 1))
+
+
+def invert_symmetry(array: np.ndarray, symmetry: tuple[int, bool]) -> np.ndarray:
+    """Undo :func:`apply_symmetry`: ``invert_symmetry(apply_symmetry(a, s), s)`` equals ``a``."""
+    turns, mirrored = symmetry
+    back = np.rot90(array, -turns, axes=(0, 1))
+    return back[::-1] if mirrored else back
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Spread of each detection's position over the predictions of test-time augmentation.
+
+    Attributes
+    ----------
+    sigma : numpy.ndarray
+        Standard deviation of the matched positions along (row, col) [pixels], shape (n, 2);
+        NaN where fewer than 2 predictions found the detection.
+    count : numpy.ndarray
+        How many predictions found the detection, int64, shape (n,).
+    """
+
+    sigma: np.ndarray
+    count: np.ndarray
+
+
+def position_spread(reference: np.ndarray, predictions: Sequence[np.ndarray], *, radius: float) -> Spread:
+    """Match each reference position to each prediction's positions and return their spread.
+
+    Parameters
+    ----------
+    reference : numpy.ndarray
+        Positions (row, col) [pixels], shape (n, 2), e.g. the detections of the averaged maps.
+    predictions : sequence of numpy.ndarray
+        Positions found by each prediction [pixels], shapes (m_k, 2).
+    radius : float
+        Largest matching distance [pixels] (:func:`atomsight.metrics.match`, one to one).
+
+    Returns
+    -------
+    Spread
+        Population standard deviation (ddof 0: the spread of the positions found, not the
+        error of their mean) per axis and the number of predictions that found each position.
+    """
+    positions = np.full((len(predictions), len(reference), 2), np.nan)
+    for k, found in enumerate(predictions):
+        pairs = match(reference, found, radius)
+        positions[k, pairs.true_index] = found[pairs.detected_index]
+    seen = np.isfinite(positions[..., 0])
+    count = seen.sum(axis=0)
+    weights = seen[..., None] / np.maximum(count, 1)[None, :, None]
+    mean = np.sum(np.where(seen[..., None], positions, 0.0) * weights, axis=0)
+    variance = np.sum(np.where(seen[..., None], positions - mean, 0.0) ** 2 * weights, axis=0)
+    sigma = np.where((count >= 2)[:, None], np.sqrt(variance), np.nan)
+    return Spread(sigma=sigma, count=count.astype(np.int64))
+
+
+class Found(NamedTuple):
+    """What :meth:`Predictor.find` finds in one image.
+
+    Attributes
+    ----------
+    probabilities : numpy.ndarray
+        Class probabilities at the model's sampling, shape (h, w, K), indexed [x, y, class]
+        (the average over :data:`SYMMETRIES` with augmentation).
+    detections : Detections
+        The post-processed detections, positions in pixels of the model's sampling.
+    pixels : numpy.ndarray
+        The detections' positions (row, col) in pixels of the image, shape (n, 2).
+    spread : Spread or None
+        With augmentation, the spread of each position [pixels of the image]; else None.
+    """
+
+    probabilities: np.ndarray
+    detections: Detections
+    pixels: np.ndarray
+    spread: Spread | None
 
 
 @dataclass(frozen=True)
@@ -64,7 +183,7 @@ class Predictor:
     card: Mapping[str, Any]
     receptive_field: int
 
-    def find(self, image: np.ndarray, *, sampling: float, tile: int) -> tuple[np.ndarray, Detections, np.ndarray]:
+    def find(self, image: np.ndarray, *, sampling: float, tile: int, augment: bool = False) -> Found:
         """Find the atoms or columns of one image.
 
         Parameters
@@ -75,23 +194,37 @@ class Predictor:
             Its pixel size [Å/pixel].
         tile : int
             Side of the tiles [pixels at the model's sampling] (:func:`atomsight.tiling.predict_tiled`).
+        augment : bool
+            Average the maps over the 8 symmetries of :data:`SYMMETRIES` (8 times the cost)
+            and measure the spread of each detection over them (see the module docstring).
 
         Returns
         -------
-        probabilities : numpy.ndarray
-            Class probabilities at the model's sampling, shape (h, w, K), indexed [x, y, class].
-        detections : Detections
-            The post-processed detections, positions in pixels of the model's sampling.
-        pixels : numpy.ndarray
-            The detections' positions (row, col) in pixels of ``image``, shape (n, 2).
+        Found
+            Maps, detections, their positions in the image's pixels, and their spread
+            with ``augment``.
         """
         resampled, factor = resample_to(image, sampling, self.card["sampling"])
-        probabilities = predict_tiled(
-            self.probabilities, self.normalize(resampled[None])[0], tile=tile,
-            receptive_field=self.receptive_field, multiple=self.card["size_multiple"],
-        )
+        normalized = self.normalize(resampled[None])[0]
+        if not augment:
+            probabilities = self._maps(normalized, tile=tile)
+            detections = detect(probabilities, **self.card["postprocess"])
+            return Found(probabilities, detections, detections.positions / factor, None)
+        total, found = None, []
+        for symmetry in SYMMETRIES:
+            maps = invert_symmetry(self._maps(apply_symmetry(normalized, symmetry), tile=tile), symmetry)
+            total = maps if total is None else total + maps
+            found.append(detect(maps, **self.card["postprocess"]).positions)
+        probabilities = total / len(SYMMETRIES)
         detections = detect(probabilities, **self.card["postprocess"])
-        return probabilities, detections, detections.positions / factor
+        spread = position_spread(detections.positions, found, radius=AUGMENT_MATCH_RADIUS / self.card["sampling"])
+        return Found(probabilities, detections, detections.positions / factor,
+                     Spread(sigma=spread.sigma / factor, count=spread.count))
+
+    def _maps(self, normalized: np.ndarray, *, tile: int) -> np.ndarray:
+        """Predict the (h, w, K) maps of a normalised (h, w, C) image, in tiles when large."""
+        return predict_tiled(self.probabilities, normalized, tile=tile, receptive_field=self.receptive_field,
+                             multiple=self.card["size_multiple"])
 
 
 def load_predictor(folder: str | Path) -> Predictor:
@@ -116,6 +249,7 @@ def predict_images(
     sampling: float | None = None,
     out: str | Path,
     tile: int = 1024,
+    augment: bool = False,
 ) -> list[Path]:
     """Find the atoms or columns in images with an exported model and write the results.
 
@@ -142,6 +276,10 @@ def predict_images(
         Side of the tiles of a large image [pixels at the model's sampling]; at least
         twice the network's receptive field plus its size multiple (264 for the
         network of depth 4).
+    augment : bool
+        Test-time augmentation over the 8 symmetries of the square (8 times the cost): the
+        maps are averaged and the CSV gets :data:`AUGMENT_COLUMNS`, each detection's
+        position spread (see the module docstring).
 
     Returns
     -------
@@ -166,7 +304,8 @@ def predict_images(
         pixel = resolve_sampling(path, file_sampling(path), sampling)
         check_sampling(path, pixel, card["sampling"])
         for stem, image in _images_in(path, channels=card["input_channels"]):
-            written.append(_predict_image(predictor, image, sampling=pixel, out=out, stem=stem, tile=tile))
+            written.append(_predict_image(predictor, image, sampling=pixel, out=out, stem=stem, tile=tile,
+                                          augment=augment))
     return written
 
 
@@ -184,12 +323,12 @@ def _images_in(path: Path, *, channels: int) -> Iterator[tuple[str, np.ndarray]]
 
 
 def _predict_image(
-    predictor: Predictor, image: np.ndarray, *, sampling: float, out: Path, stem: str, tile: int
+    predictor: Predictor, image: np.ndarray, *, sampling: float, out: Path, stem: str, tile: int, augment: bool
 ) -> Path:
     """Predict one (H, W, C) image of pixel size ``sampling`` [Å/pixel]; write its CSV, maps and overlay in ``out``."""
     card = predictor.card
-    probabilities, detections, pixels = predictor.find(image, sampling=sampling, tile=tile)
-    write_csv(out / f"{stem}.csv", pixels, detections, sampling=sampling, classes=card["classes"])
+    probabilities, detections, pixels, spread = predictor.find(image, sampling=sampling, tile=tile, augment=augment)
+    write_csv(out / f"{stem}.csv", pixels, detections, sampling=sampling, classes=card["classes"], spread=spread)
     np.save(out / f"{stem}_probabilities.npy", probabilities)
     _plot_overlay(out / f"{stem}_overlay.png", image, pixels, detections, sampling=sampling,
                   classes=card["classes"])
@@ -197,9 +336,10 @@ def _predict_image(
 
 
 def write_csv(
-    path: Path, pixels: np.ndarray, detections: Detections, *, sampling: float, classes: Sequence[str]
+    path: Path, pixels: np.ndarray, detections: Detections, *, sampling: float, classes: Sequence[str],
+    spread: Spread | None = None,
 ) -> None:
-    """Write detections as CSV rows of :data:`CSV_COLUMNS`, atomically.
+    """Write detections as CSV rows of :data:`CSV_COLUMNS` (and :data:`AUGMENT_COLUMNS`), atomically.
 
     Parameters
     ----------
@@ -213,13 +353,19 @@ def write_csv(
         The image's sampling [Å/pixel]: x_A = row * sampling, y_A = col * sampling.
     classes : sequence of str
         Class names, background first.
+    spread : Spread, optional
+        The detections' spread under augmentation [pixels of the image], written as
+        :data:`AUGMENT_COLUMNS` (sigma in Å: pixels * sampling).
     """
+    extra = [[] for _ in range(len(pixels))] if spread is None else [
+        [f"{sx * sampling:.4f}", f"{sy * sampling:.4f}", int(n)] for (sx, sy), n in zip(spread.sigma, spread.count)
+    ]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as stream:
         writer = csv.writer(stream)
-        writer.writerow(CSV_COLUMNS)
-        for (row, col), k, p in zip(pixels, detections.classes, detections.probabilities):
+        writer.writerow(CSV_COLUMNS + (() if spread is None else AUGMENT_COLUMNS))
+        for (row, col), k, p, more in zip(pixels, detections.classes, detections.probabilities, extra):
             writer.writerow([f"{row * sampling:.4f}", f"{col * sampling:.4f}", f"{row:.3f}", f"{col:.3f}",
-                             classes[k + 1], f"{p:.4f}"])
+                             classes[k + 1], f"{p:.4f}", *more])
 
 
 def _plot_overlay(

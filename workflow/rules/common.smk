@@ -2,6 +2,7 @@
 
 import os
 
+from atomsight.analysis.sequence import movie_files
 from atomsight.config import validate_config
 from atomsight.device import gpu_available
 from atomsight.splits import SPLITS, shard_count, shard_name
@@ -11,6 +12,7 @@ from atomsight.splits import SPLITS, shard_count, shard_name
 validate_config(config, source="config")
 
 SYSTEMS = sorted(config["systems"])
+SEQUENCES = sorted(config["sequences"])
 RESULTS = "results"
 
 # Jobs in conda environments import atomsight from this checkout (the workflow sets
@@ -26,6 +28,7 @@ wildcard_constraints:
     system="|".join(SYSTEMS),
     split="|".join(SPLITS),
     shard=r"\d{3}",
+    sequence="|".join(SEQUENCES) or "(?!)",  # (?!) matches nothing: no sequence configured
 
 
 def uses_gpu(library):
@@ -54,11 +57,24 @@ def shard_stores(system, split):
     ]
 
 
+def sequence_movie(wildcards):
+    """Files of a configured sequence's movie, in frame order (glob patterns expanded, sorted by name)."""
+    movie = config["sequences"][wildcards.sequence]["movie"]
+    return [
+        str(path) for path in movie_files([movie] if isinstance(movie, str) else movie)
+    ]
+
+
 def default_targets():
-    """What a bare `snakemake` builds: the exported model and a preview of every target system."""
+    """What a bare `snakemake` builds: the exported model and a preview of every target system,
+    and the tracks of every sequence of a target system."""
     systems = config["targets"] or SYSTEMS
     return [
         target
         for system in systems
         for target in (f"{RESULTS}/models/{system}", f"{RESULTS}/preview/{system}.png")
+    ] + [
+        f"{RESULTS}/tracks/{name}"
+        for name in SEQUENCES
+        if config["sequences"][name]["system"] in systems
     ]

@@ -4,8 +4,9 @@ Input: a CSV with a header and one atom per row, as ``atomsight predict`` writes
 used: ``x_A``, ``y_A`` (position [Å], x along the image's first axis), optionally
 ``probability`` (copied to the atoms CSV) and, optionally and together, ``sigma_x_A``,
 ``sigma_y_A`` (:data:`SIGMA_COLUMNS`: standard deviations of the position along x and y
-[Å], e.g. the spread of a detection under test-time augmentation or over an ensemble),
-from which the bond lengths get error bars. Other columns are ignored.
+[Å], e.g. the spread of a detection under test-time augmentation or over an ensemble;
+NaN where unknown), from which the bond lengths get error bars (NaN for a bond with an
+atom of unknown sigma). Other columns are ignored.
 
 Written for ``<name>.csv`` into the output folder:
 
@@ -87,8 +88,8 @@ def read_positions(path: str | Path) -> Positions:
     if not rows:
         raise ValueError(f"{path}: no atoms (expected one row per atom with {', '.join(POSITION_COLUMNS)})")
     sigma = _column(path, rows, SIGMA_COLUMNS) if all(has_sigma) else None
-    if sigma is not None and not (sigma >= 0).all():
-        raise ValueError(f"{path}: {' and '.join(SIGMA_COLUMNS)} must be >= 0 [Å]")
+    if sigma is not None and not (np.isnan(sigma) | (sigma >= 0)).all():
+        raise ValueError(f"{path}: {' and '.join(SIGMA_COLUMNS)} must be >= 0 [Å] or NaN (unknown)")
     return Positions(
         xy=_column(path, rows, POSITION_COLUMNS),
         probability=_column(path, rows, ("probability",))[:, 0] if "probability" in header else None,
@@ -144,8 +145,8 @@ def summarize(analysis: GrapheneAnalysis, *, parameters: dict[str, Any]) -> dict
             "count": len(lengths),
             "length_mean_A": _number(lengths.mean() if len(lengths) else np.nan),
             "length_std_A": _number(lengths.std(ddof=1) if len(lengths) > 1 else np.nan),
-            "length_error_median_A": None if analysis.length_errors is None or not len(lengths)
-            else _number(np.median(analysis.length_errors)),
+            "length_error_median_A": None if analysis.length_errors is None
+            or not np.isfinite(analysis.length_errors).any() else _number(np.nanmedian(analysis.length_errors)),
         },
         "rings": {"5": int(sizes[5]), "6": int(sizes[6]), "7": int(sizes[7]), "8": int(sizes[8]),
                   "other": int(sizes.sum() - sizes[5:9].sum())},

@@ -32,8 +32,8 @@ def plot_bond_lengths(path: Path, analysis: GrapheneAnalysis, *, title: str) -> 
         mean, std = lengths.mean(), lengths.std(ddof=1) if len(lengths) > 1 else 0.0
         ax.axvline(mean, color="tab:red", label=f"mean {mean:.3f} ± {std:.3f} Å ({len(lengths)} bonds)")
     ax.axvline(BOND_LENGTH, color="k", linestyle="--", label=f"graphene {BOND_LENGTH} Å")
-    if analysis.length_errors is not None and len(lengths):
-        ax.plot([], [], " ", label=f"median error per bond {np.median(analysis.length_errors):.3f} Å")
+    if analysis.length_errors is not None and np.isfinite(analysis.length_errors).any():
+        ax.plot([], [], " ", label=f"median error per bond {np.nanmedian(analysis.length_errors):.3f} Å")
     ax.legend(fontsize=8)
     ax.set_xlabel("bond length [Å]")
     ax.set_ylabel("bonds")

@@ -12,17 +12,20 @@ movie ``<name>``:
 * ``<name>_occupancy.png``, ``<name>_events.png``, ``<name>_drift.png`` and
   ``<name>_overlay.gif`` (detections on the registered frames).
 
-Frames are numbered by their index in the movie; an unusable frame (constant, with NaN or
-infinite values, or of another shape than the first) is skipped with a warning naming the
-file and the frame, and the analysis runs on the others, "consecutive" meaning
-consecutive usable frames.
+A movie is one file or several files read as one (:func:`read_movie`), of any format that
+:mod:`atomsight.io.microscope_files` reads or ``.npy``, with the pixel size from the file
+unless given. Frames are numbered by their index in the movie; an unusable frame (constant,
+with NaN or infinite values, unreadable, of another shape or pixel size than the first) is
+skipped with a warning naming the file and the frame, and the analysis runs on the others,
+"consecutive" meaning consecutive usable frames.
 """
 
 from __future__ import annotations
 
 import csv
+import glob
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +34,8 @@ import numpy as np
 import tifffile
 
 from ..atomic import atomic_path
-from ..images import check_sampling
+from ..images import check_sampling, file_sampling
+from ..io.microscope_files import FORMATS, SAMPLING_TOLERANCE, read_microscope_file, resolve_sampling
 from .drift import corrected, register, shifted
 from .sequence_plots import plot_drift, plot_site_map, write_overlay_gif
 from .sites import EVENT_KINDS, Sites, find_sites
@@ -40,8 +44,31 @@ from .tracking import Tracks, link
 if TYPE_CHECKING:
     from ..predict import Predictor
 
-MOVIE_SUFFIXES = (".npy", ".tif", ".tiff")
-"""Extensions of the movies :func:`read_movie` reads: a (N, H, W) array or a multi-page TIFF."""
+MOVIE_SUFFIXES = (".npy", *FORMATS)
+"""Extensions of the movies :func:`read_movie` reads: a ``.npy`` array (N, H, W), a multi-page TIFF, or a stack or
+movie in a microscope file (.dm3/.dm4, .emd, .ser/.emi, .mrc; :mod:`atomsight.io.microscope_files`)."""
+
+
+@dataclass(frozen=True)
+class Movie:
+    """The usable frames of a movie and its calibration.
+
+    Attributes
+    ----------
+    indices : numpy.ndarray
+        Number of each usable frame in the movie (counting every frame of its files, in order), int64, shape (n,).
+    frames : list of numpy.ndarray
+        The usable frames, float32 (H, W), one shape.
+    sampling : float or None
+        Pixel size in the file of the first usable frame [Å/pixel]; None if it holds none.
+    path : pathlib.Path
+        The file of the first usable frame, named in messages about the calibration.
+    """
+
+    indices: np.ndarray
+    frames: list[np.ndarray]
+    sampling: float | None
+    path: Path
 
 
 @dataclass(frozen=True)
@@ -184,59 +211,142 @@ def _write_figures(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], *, 
     ]
 
 
-def read_movie(path: str | Path) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Read the usable frames of a movie stored as ``.npy`` (N, H, W) or a multi-page TIFF.
+def read_movie(paths: str | Path | Sequence[str | Path]) -> Movie:
+    """Read the usable frames of a movie, one frame at a time, and its calibration.
 
-    A frame that is constant, holds NaN or infinite values, or differs in shape from the
-    first usable frame is skipped with a warning naming the file and the frame.
+    A movie is one file of :data:`MOVIE_SUFFIXES` holding its frames (a ``.npy`` array
+    (N, H, W), a multi-page TIFF, a stack or movie in a microscope file), or several files
+    taken as one movie in the order given, their frames one after the other (a folder of
+    ``.dm4`` frames, one a file). Microscope files are read through RosettaSciIO
+    (:mod:`atomsight.io.microscope_files`), frame by frame from the file's lazy stack; a
+    ``.npy`` file is memory-mapped and a TIFF read page by page.
+
+    Skipped with a warning naming the file and the frame, the others still read: a frame
+    that is not a grey image, of another shape than the first usable frame, not finite,
+    constant (a dropped camera frame) or unreadable (a truncated file); and every frame of a
+    file whose pixel size (:func:`atomsight.images.file_sampling`) differs from the first
+    usable frame's file's by more than :data:`atomsight.io.microscope_files.SAMPLING_TOLERANCE`,
+    or that is calibrated when that one is not or the other way round. In a movie of several
+    files, a file that cannot be read at all (truncated, a colour image, an unknown unit) is
+    skipped with a warning and counted as one frame.
 
     Parameters
     ----------
-    path : str or pathlib.Path
-        The movie.
+    paths : path or sequence of path
+        The movie's file, or its files in frame order.
 
     Returns
     -------
-    indices : numpy.ndarray
-        Index of each usable frame in the movie, int64.
-    frames : list of numpy.ndarray
-        The usable frames, float32 (H, W).
+    Movie
+        The usable frames, their numbers in the movie and the movie's calibration.
 
     Raises
     ------
+    FileNotFoundError
+        If a file does not exist.
     ValueError
-        If the extension is not one of :data:`MOVIE_SUFFIXES`, the file is a colour image,
-        a ``.npy`` array is not (N, H, W), or fewer than 2 frames are usable; the message
-        names the file.
+        If an extension is not one of :data:`MOVIE_SUFFIXES`, the file of a one-file movie
+        cannot be read (truncated, a colour image, a ``.npy`` array not (N, H, W), image axes
+        in an unknown unit), or fewer than 2 frames are usable; the message names the file.
     """
-    path = _check_movie_path(Path(path))
-    indices, frames, total = [], [], 0
-    for index, frame in enumerate(_raw_frames(path)):
-        total += 1
-        problem = _frame_problem(frame, frames[0].shape if frames else None)
-        if problem:
-            warnings.warn(f"{path} frame {index}: {problem}; frame skipped", UserWarning, stacklevel=2)
+    paths = [_check_movie_path(Path(p)) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    indices, frames, first, total = [], [], None, 0
+    for path in paths:
+        try:
+            calibration = file_sampling(path)
+            count, read = _frame_reader(path)
+        except ValueError as error:
+            if len(paths) == 1:
+                raise
+            warnings.warn(f"{error}; file skipped, counted as one frame", UserWarning, stacklevel=2)
+            total += 1
             continue
-        indices.append(index)
-        frames.append(np.asarray(frame, np.float32))
+        if first is not None and _calibrations_differ(calibration, first[1]):
+            warnings.warn(f"{path} frames 0-{count - 1}: pixel size {_describe(calibration)} differs from the first"
+                          f" frame's ({first[0]}: {_describe(first[1])}); frames skipped", UserWarning, stacklevel=2)
+            total += count
+            continue
+        for k in range(count):
+            problem, frame = _read_frame(read, k, frames[0].shape if frames else None)
+            if problem:
+                warnings.warn(f"{path} frame {k}: {problem}; frame skipped", UserWarning, stacklevel=2)
+            else:
+                first = first or (path, calibration)
+                indices.append(total + k)
+                frames.append(frame)
+        total += count
+    where = paths[0] if len(paths) == 1 else f"{paths[0]} .. {paths[-1]} ({len(paths)} files)"
     if len(frames) < 2:
-        raise ValueError(f"{path}: {len(frames)} of its {total} frames are usable, a sequence needs 2")
-    return np.asarray(indices, np.int64), frames
+        raise ValueError(f"{where}: {len(frames)} of its {total} frames are usable, a sequence needs 2")
+    return Movie(indices=np.asarray(indices, np.int64), frames=frames, sampling=first[1], path=first[0])
 
 
-def _raw_frames(path: Path) -> Iterator[np.ndarray]:
-    """Yield the frames of a movie one at a time, as stored (a ``.npy`` file is memory-mapped)."""
-    if path.suffix.lower() == ".npy":
+def _frame_reader(path: Path) -> tuple[int, Callable[[int], np.ndarray]]:
+    """Return the number of frames of a movie file and a function reading frame k, as stored, without reading any."""
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
         array = np.load(path, mmap_mode="r")
         if array.ndim != 3:
             raise ValueError(f"{path}: expected a movie of shape (frames, H, W), got shape {array.shape}")
-        yield from array
-        return
-    with tifffile.TiffFile(path) as tif:
-        if tif.pages[0].photometric == tifffile.PHOTOMETRIC.RGB:
-            raise ValueError(f"{path}: a colour image, not a movie of grey frames")
-        for page in tif.pages:
-            yield page.asarray()
+        return len(array), array.__getitem__
+    if suffix in (".tif", ".tiff"):
+        with tifffile.TiffFile(path) as tif:
+            if tif.pages[0].photometric == tifffile.PHOTOMETRIC.RGB:
+                raise ValueError(f"{path}: a colour image, not a movie of grey frames")
+            count = len(tif.pages)
+        return count, lambda k: tifffile.imread(path, key=k)
+    image = read_microscope_file(path)
+    return image.n_frames, image.frame
+
+
+def _read_frame(
+    read: Callable[[int], np.ndarray], index: int, shape: tuple[int, ...] | None
+) -> tuple[str | None, np.ndarray | None]:
+    """Read frame ``index`` as float32; return (what makes it unusable or None, the frame or None)."""
+    try:
+        frame = np.asarray(read(index), np.float32)
+    except (ValueError, OSError) as error:  # a truncated microscope file; the error names the file and frame already
+        return f"unreadable ({error})", None
+    problem = _frame_problem(frame, shape)
+    return problem, None if problem else frame
+
+
+def _calibrations_differ(sampling: float | None, reference: float | None) -> bool:
+    """Whether two files' pixel sizes [Å/pixel] (None: uncalibrated) differ beyond :data:`SAMPLING_TOLERANCE`."""
+    if sampling is None or reference is None:
+        return (sampling is None) != (reference is None)
+    return abs(sampling - reference) > SAMPLING_TOLERANCE * reference
+
+
+def _describe(sampling: float | None) -> str:
+    """Return a pixel size [Å/pixel] as text."""
+    return "none" if sampling is None else f"{sampling:g} Å"
+
+
+def movie_files(patterns: Sequence[str | Path]) -> list[Path]:
+    """Return the files of a movie given as paths and glob patterns, each pattern's matches sorted by name.
+
+    Parameters
+    ----------
+    patterns : sequence of str or pathlib.Path
+        Files, in frame order, or patterns such as ``frames/*.dm4`` (name the frames with
+        zero-padded numbers, ``frame_0007.dm4``, so that sorting by name is frame order).
+
+    Raises
+    ------
+    FileNotFoundError
+        If a pattern matches no file.
+    """
+    files = []
+    for pattern in map(str, patterns):
+        if not glob.has_magic(pattern):
+            files.append(Path(pattern))
+            continue
+        matches = sorted(glob.glob(pattern))
+        if not matches:
+            raise FileNotFoundError(f"no movie frame matches {pattern}")
+        files += map(Path, matches)
+    return files
 
 
 def _frame_problem(frame: np.ndarray, shape: tuple[int, ...] | None) -> str | None:
@@ -261,29 +371,36 @@ def _check_movie_path(path: Path) -> Path:
     return path
 
 
+def movie_name(paths: str | Path | Sequence[str | Path]) -> str:
+    """Return the prefix of a movie's results: a file's stem, or the folder of the first of several files."""
+    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    return paths[0].stem if len(paths) == 1 else paths[0].resolve().parent.name
+
+
 def track_movies(
     model: str | Path | Predictor,
-    movies: Sequence[str | Path],
+    movies: Sequence[str | Path | Sequence[str | Path]],
     *,
-    sampling: float,
     out: str | Path,
+    sampling: float | None = None,
     max_displacement: float = 1.0,
     site_radius: float = 1.0,
     tile: int = 1024,
 ) -> list[Path]:
-    """Find the atoms in every frame of each movie with an exported model, and analyse each movie.
+    """Find the atoms in every frame of each movie with an exported model, loaded once, and analyse each movie.
 
     Parameters
     ----------
     model : str, pathlib.Path or Predictor
-        An exported model folder (``results/models/<system>``), loaded once, or a loaded
+        An exported model folder (``results/models/<system>``) or a loaded
         :class:`atomsight.predict.Predictor`.
-    movies : sequence of path
-        Movies (:func:`read_movie`).
-    sampling : float
-        Pixel size of the movies [Å/pixel].
+    movies : sequence of path or of sequences of path
+        Movies (:func:`read_movie`): each a file, or the files of one movie in frame order.
+        The results of each are prefixed by :func:`movie_name`.
     out : str or pathlib.Path
         Folder of the results.
+    sampling : float, optional
+        Pixel size of the movies [Å/pixel] (see :func:`track_movie`).
     max_displacement, site_radius : float
         See :func:`analyze_sequence` [Å].
     tile : int
@@ -294,25 +411,74 @@ def track_movies(
     list of pathlib.Path
         The written files.
     """
+    movies = [[Path(movie)] if isinstance(movie, (str, Path)) else list(map(Path, movie)) for movie in movies]
+    for path in (path for movie in movies for path in movie):
+        _check_movie_path(path)  # before the model is loaded
+    predictor = _single_frame_predictor(model)
+    return [written for paths in movies
+            for written in track_movie(predictor, paths, out=out, name=movie_name(paths), sampling=sampling,
+                                       max_displacement=max_displacement, site_radius=site_radius, tile=tile)]
+
+
+def track_movie(
+    model: str | Path | Predictor,
+    paths: str | Path | Sequence[str | Path],
+    *,
+    out: str | Path,
+    name: str,
+    sampling: float | None = None,
+    max_displacement: float = 1.0,
+    site_radius: float = 1.0,
+    tile: int = 1024,
+) -> list[Path]:
+    """Find the atoms in every frame of one movie with an exported model, and write its analysis.
+
+    Parameters
+    ----------
+    model : str, pathlib.Path or Predictor
+        An exported model folder (``results/models/<system>``) or a loaded
+        :class:`atomsight.predict.Predictor`.
+    paths : path or sequence of path
+        The movie's file, or its files in frame order (:func:`read_movie`).
+    out : str or pathlib.Path
+        Folder of the results.
+    name : str
+        Prefix of the result files (:func:`write_sequence`).
+    sampling : float, optional
+        Pixel size of the movie [Å/pixel]; default: the movie's own calibration, which this
+        overrides (:func:`atomsight.io.microscope_files.resolve_sampling`: an error when neither
+        exists, a warning when they differ by more than 1 %).
+    max_displacement, site_radius : float
+        See :func:`analyze_sequence` [Å].
+    tile : int
+        Tile side for large frames [pixels at the model's sampling] (:func:`atomsight.predict.predict_images`).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written files.
+    """
+    if sampling is not None and not sampling > 0:
+        raise ValueError(f"the movie sampling must be a positive number of Å/pixel, got {sampling!r}")
+    predictor = _single_frame_predictor(model)
+    movie = read_movie(paths)
+    pixel = resolve_sampling(movie.path, movie.sampling, sampling)
+    check_sampling(movie.path, pixel, predictor.card["sampling"])
+    positions = [_find_atoms(predictor, frame, sampling=pixel, tile=tile) for frame in movie.frames]
+    analysis = analyze_sequence(movie.frames, positions, sampling=pixel, frame_indices=movie.indices,
+                                max_displacement=max_displacement, site_radius=site_radius)
+    return write_sequence(analysis, movie.frames, out=Path(out), name=name)
+
+
+def _single_frame_predictor(model: str | Path | Predictor) -> Predictor:
+    """Return a loaded predictor of single images; load it if ``model`` is an exported model folder."""
     from ..predict import Predictor, load_predictor
 
-    if not sampling > 0:
-        raise ValueError(f"the movie sampling must be a positive number of Å/pixel, got {sampling!r}")
-    for path in map(Path, movies):
-        _check_movie_path(path)
     predictor = model if isinstance(model, Predictor) else load_predictor(model)
     if predictor.card["input_channels"] != 1:
         raise ValueError(f"{model}: a focal-series model ({predictor.card['input_channels']} images) cannot track a"
                          " movie of single frames")
-    written = []
-    for path in map(Path, movies):
-        indices, frames = read_movie(path)
-        check_sampling(path, sampling, predictor.card["sampling"])
-        positions = [_find_atoms(predictor, frame, sampling=sampling, tile=tile) for frame in frames]
-        analysis = analyze_sequence(frames, positions, sampling=sampling, frame_indices=indices,
-                                    max_displacement=max_displacement, site_radius=site_radius)
-        written += write_sequence(analysis, frames, out=Path(out), name=path.stem)
-    return written
+    return predictor
 
 
 def _find_atoms(predictor: Predictor, frame: np.ndarray, *, sampling: float, tile: int) -> np.ndarray:

@@ -1,0 +1,251 @@
+"""Gold analysis of position files: read predict's CSVs, write columns, pairs, outline, summary and figures.
+
+Input: a CSV with a header and one column per row, as ``atomsight predict`` writes it (for a
+movie, one CSV per frame: ``movie_frame0000.csv``, ...). Columns used: ``x_A``, ``y_A``
+(position [Å], x along the image's first axis), optionally ``class`` (a height class such as
+``column-3`` gives the column's atoms) and ``probability``. Other columns are ignored.
+
+Written for ``<name>.csv`` into the output folder (:data:`OUTPUT_SUFFIXES`):
+
+* ``<name>_columns.csv``: ``column`` (row of the input, from 0), ``x_A``, ``y_A``, ``class``,
+  ``height`` (atoms; empty without height classes), ``probability``, ``nearest_A`` (distance
+  to the nearest column [Å]).
+* ``<name>_pairs.csv``: ``i``, ``j``, ``distance_A``: column pairs closer than the cutoff.
+* ``<name>_outline.csv``: ``x_A``, ``y_A``: corners of the convex hull, in order.
+* ``<name>_summary.json``: counts per class, mean probability, nearest-neighbour and pair
+  distances against the <110> column distances, outline area [nm²] and perimeter [nm].
+* ``<name>_columns.png`` (columns coloured by height or class, and by probability, with the
+  outline and a scale bar) and ``<name>_spacings.png`` (histogram of the pair distances
+  with the <110> column distances of gold).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+from ..atomic import atomic_path
+from .gold import GOLD_LATTICE_CONSTANT, GoldAnalysis, analyze_gold, column_distances
+
+OUTPUT_SUFFIXES = ("_columns.csv", "_pairs.csv", "_outline.csv", "_summary.json", "_columns.png", "_spacings.png")
+"""Files written per input CSV, after its stem."""
+
+PEAK_TOLERANCE = 0.2
+"""Half-width of the window around each <110> column distance in which pairs are counted [Å];
+the two nearest distances (2.50 and 2.88 Å) are 0.39 Å apart."""
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Columns read from a CSV.
+
+    Attributes
+    ----------
+    xy : numpy.ndarray
+        Positions (x, y) [Å], shape (n, 2).
+    classes : list of str or None
+        Class names, if the CSV has a ``class`` column.
+    probability : numpy.ndarray or None
+        Detection probabilities, shape (n,).
+    """
+
+    xy: np.ndarray
+    classes: list[str] | None
+    probability: np.ndarray | None
+
+
+def read_columns(path: str | Path) -> Columns:
+    """Read column positions, classes and probabilities from a CSV (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        Naming the file (and row and column), if ``x_A`` or ``y_A`` is missing, a value is
+        not a number, or there are no columns.
+    """
+    path = Path(path)
+    with open(path, newline="") as stream:
+        reader = csv.DictReader(stream)
+        header = reader.fieldnames or []
+        rows = list(reader)
+    missing = [c for c in ("x_A", "y_A") if c not in header]
+    if missing:
+        raise ValueError(f"{path}: expected columns x_A, y_A [Å], missing {', '.join(missing)}")
+    if not rows:
+        raise ValueError(f"{path}: no columns (expected one row per atomic column with x_A, y_A)")
+    return Columns(
+        xy=np.column_stack([_numbers(path, rows, "x_A"), _numbers(path, rows, "y_A")]),
+        classes=[row["class"] for row in rows] if "class" in header else None,
+        probability=_numbers(path, rows, "probability") if "probability" in header else None,
+    )
+
+
+def analyze_gold_file(
+    path: str | Path, *, out: str | Path, cutoff: float = 3.2, lattice_constant: float = GOLD_LATTICE_CONSTANT
+) -> list[Path]:
+    """Analyse one position CSV of a gold particle and write :data:`OUTPUT_SUFFIXES` into ``out``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A CSV of column positions, e.g. one written by ``atomsight predict``.
+    out : str or pathlib.Path
+        Folder of the results; created if needed.
+    cutoff : float
+        Largest distance of a listed column pair [Å] (:func:`atomsight.analysis.gold.analyze_gold`).
+    lattice_constant : float
+        Cubic lattice constant of the reference distances [Å].
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    path, out = Path(path), Path(out)
+    columns = read_columns(path)
+    analysis = analyze_gold(columns.xy, classes=columns.classes, cutoff=cutoff)
+    targets = [out / f"{path.stem}{suffix}" for suffix in OUTPUT_SUFFIXES]
+    out.mkdir(parents=True, exist_ok=True)
+    _write_columns(targets[0], analysis, columns)
+    _write_rows(targets[1], ["i", "j", "distance_A"],
+                [[int(i), int(j), f"{d:.4f}"] for (i, j), d in zip(analysis.pairs, analysis.distances)])
+    _write_rows(targets[2], ["x_A", "y_A"], [[f"{x:.4f}", f"{y:.4f}"] for x, y in analysis.outline])
+    summary = summarize(analysis, columns, cutoff=cutoff, lattice_constant=lattice_constant)
+    with atomic_path(targets[3]) as tmp:
+        tmp.write_text(json.dumps({"source": str(path), **summary}, indent=2) + "\n")
+    with atomic_path(targets[4], suffix=".png") as tmp:
+        plot_columns(tmp, analysis, columns, title=path.stem)
+    with atomic_path(targets[5], suffix=".png") as tmp:
+        plot_spacings(tmp, analysis, cutoff=cutoff, lattice_constant=lattice_constant, title=path.stem)
+    return targets
+
+
+def summarize(analysis: GoldAnalysis, columns: Columns, *, cutoff: float, lattice_constant: float) -> dict[str, Any]:
+    """Return the summary of a gold analysis as a JSON-ready dict (units in the keys)."""
+    references = column_distances(lattice_constant)
+    near = {
+        name: analysis.distances[np.abs(analysis.distances - d) <= PEAK_TOLERANCE] for name, d in references.items()
+    }
+    return {
+        "columns": len(analysis.positions),
+        "classes": dict(Counter(columns.classes)) if columns.classes is not None else None,
+        "mean_height_atoms": _number(analysis.heights.mean()) if analysis.heights is not None else None,
+        "atoms": int(analysis.heights.sum()) if analysis.heights is not None else None,
+        "probability_mean": _number(columns.probability.mean()) if columns.probability is not None else None,
+        "nearest_A": {"mean": _number(np.nanmean(analysis.nearest)) if len(analysis.nearest) > 1 else None,
+                      "std": _number(np.std(analysis.nearest, ddof=1)) if len(analysis.nearest) > 2 else None,
+                      "median": _number(np.median(analysis.nearest)) if len(analysis.nearest) > 1 else None},
+        "pairs": {
+            name: {"reference_A": round(references[name], 4), "count": len(d),
+                   "mean_A": _number(d.mean()) if len(d) else None}
+            for name, d in near.items()
+        },
+        "outline": {"corners": len(analysis.outline), "area_nm2": analysis.area, "perimeter_nm": analysis.perimeter},
+        "parameters": {"cutoff_A": cutoff, "lattice_constant_A": lattice_constant, "window_A": PEAK_TOLERANCE},
+    }
+
+
+def plot_columns(path: Path, analysis: GoldAnalysis, columns: Columns, *, title: str) -> None:
+    """Write two maps of the columns (x down, y right, scale bar): by height or class, and by probability."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
+    xy = analysis.positions
+    if analysis.heights is not None:
+        levels = np.arange(analysis.heights.min(), analysis.heights.max() + 2) - 0.5
+        points = axes[0].scatter(xy[:, 1], xy[:, 0], c=analysis.heights, cmap="viridis", s=30,
+                                 norm=matplotlib.colors.BoundaryNorm(levels, 256))
+        fig.colorbar(points, ax=axes[0], shrink=0.8, label="column height [atoms]",
+                     ticks=np.arange(analysis.heights.min(), analysis.heights.max() + 1))
+    else:
+        names = sorted(set(columns.classes)) if columns.classes is not None else ["column"]
+        found = columns.classes if columns.classes is not None else ["column"] * len(xy)
+        for k, name in enumerate(names):
+            chosen = np.array([c == name for c in found])
+            axes[0].scatter(xy[chosen, 1], xy[chosen, 0], s=30, color=plt.get_cmap("tab10")(k), label=name)
+        axes[0].legend(fontsize=8, loc="upper right")
+    axes[0].set_title(f"{title}: {len(xy)} columns")
+    if columns.probability is not None:
+        points = axes[1].scatter(xy[:, 1], xy[:, 0], c=columns.probability, cmap="magma", vmin=0, vmax=1, s=30)
+        fig.colorbar(points, ax=axes[1], shrink=0.8, label="detection probability")
+    else:
+        axes[1].scatter(xy[:, 1], xy[:, 0], s=30, color="0.4")
+    axes[1].set_title(f"outline {analysis.area:.2f} nm², perimeter {analysis.perimeter:.2f} nm")
+    for ax in axes:
+        _decorate(ax, analysis)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def plot_spacings(path: Path, analysis: GoldAnalysis, *, cutoff: float, lattice_constant: float, title: str) -> None:
+    """Write a histogram of the column pair distances [Å] with the <110> column distances."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
+    ax.hist(analysis.distances, bins=np.arange(0, cutoff + 0.05, 0.05), color="0.55",
+            label=f"{len(analysis.distances)} pairs closer than {cutoff:g} Å")
+    for (name, distance), style in zip(column_distances(lattice_constant).items(), ("--", ":", "-.")):
+        if distance <= cutoff:
+            ax.axvline(distance, color="k", linestyle=style, label=f"Au <110> {name} = {distance:.2f} Å")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_xlabel("column distance [Å]")
+    ax.set_ylabel("column pairs")
+    ax.set_title(title)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def _decorate(ax: plt.Axes, analysis: GoldAnalysis) -> None:
+    """Draw the outline, set equal axes with x [Å] down and y [Å] to the right, and add a 1 nm scale bar."""
+    if len(analysis.outline):
+        ring = np.vstack([analysis.outline, analysis.outline[:1]])
+        ax.plot(ring[:, 1], ring[:, 0], color="tab:red", linewidth=1.2)
+    ax.set_aspect("equal")
+    if not ax.yaxis_inverted():
+        ax.invert_yaxis()
+    ax.set_xlabel("y [Å]")
+    ax.set_ylabel("x [Å]")
+    ax.add_artist(AnchoredSizeBar(ax.transData, 10.0, "1 nm", "lower right", frameon=False, size_vertical=0.15))
+
+
+def _write_columns(path: Path, analysis: GoldAnalysis, columns: Columns) -> None:
+    """Write the columns CSV atomically."""
+    n = len(analysis.positions)
+    classes = columns.classes if columns.classes is not None else [""] * n
+    heights = [str(h) for h in analysis.heights] if analysis.heights is not None else [""] * n
+    probability = [f"{p:.4f}" for p in columns.probability] if columns.probability is not None else [""] * n
+    _write_rows(path, ["column", "x_A", "y_A", "class", "height", "probability", "nearest_A"], [
+        [k, f"{x:.4f}", f"{y:.4f}", classes[k], heights[k], probability[k], f"{analysis.nearest[k]:.4f}"]
+        for k, (x, y) in enumerate(analysis.positions)
+    ])
+
+
+def _write_rows(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    """Write a CSV with a header atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _numbers(path: Path, rows: list[dict[str, str]], name: str) -> np.ndarray:
+    """Return a column of floats; a bad value raises naming file, row and column."""
+    values = np.empty(len(rows))
+    for r, row in enumerate(rows):
+        try:
+            values[r] = float(row[name])
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: row {r + 1}, column {name}: expected a number, got {row[name]!r}") from None
+    return values
+
+
+def _number(value: float) -> float | None:
+    """Return a float for JSON, None for NaN."""
+    return None if not np.isfinite(value) else float(value)

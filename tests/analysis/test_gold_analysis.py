@@ -1,0 +1,124 @@
+"""Gold analysis on hand-built <110> column lattices: spacings, outline and heights, from Python and the CLI."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from atomsight.analysis.gold import analyze_gold, column_distances, column_heights
+from atomsight.analysis.gold_files import OUTPUT_SUFFIXES, analyze_gold_file
+from atomsight.cli import main
+
+A = 4.078  # [Å], gold
+B = A / np.sqrt(2)  # [Å], the row spacing along [1-10]
+
+
+def grid_110(nx, ny):
+    """Columns of fcc along <110>: a rectangle of nx x ny columns B apart along x and A along y, plus the
+    (nx - 1)(ny - 1) columns at the centres of its cells. The convex hull is the rectangle (nx - 1) B x (ny - 1) A."""
+    corners = np.stack(np.meshgrid(np.arange(nx) * B, np.arange(ny) * A, indexing="ij"), -1).reshape(-1, 2)
+    centres = np.stack(np.meshgrid((np.arange(nx - 1) + 0.5) * B, (np.arange(ny - 1) + 0.5) * A, indexing="ij"),
+                       -1).reshape(-1, 2)
+    return np.concatenate([corners, centres]) + [5.0, 7.0]
+
+
+def test_the_reference_distances_are_those_of_fcc_along_110():
+    distances = column_distances(A)
+    # The centred column is (B/2, A/2) away: sqrt(A^2/8 + A^2/4) = A sqrt(6)/4.
+    np.testing.assert_allclose(list(distances.values()), [np.hypot(B / 2, A / 2), B, A], rtol=1e-12)
+    np.testing.assert_allclose(list(distances.values()), [2.497, 2.884, 4.078], atol=5e-4)
+
+
+def test_spacings_and_outline_of_a_110_grid():
+    nx, ny = 6, 4
+    result = analyze_gold(grid_110(nx, ny))
+    # Every column has a neighbour at A sqrt(6)/4 (a corner column the centre of its cell) and none closer.
+    np.testing.assert_allclose(result.nearest, A * np.sqrt(6) / 4, rtol=1e-12)
+    # Pairs within 3.2 Å, counted by hand: each centre column has 4 neighbours at A sqrt(6)/4; along x, rows of
+    # ny corner columns have nx - 1 pairs at B and rows of ny - 1 centre columns nx - 2.
+    short = np.isclose(result.distances, A * np.sqrt(6) / 4)
+    assert short.sum() == 4 * (nx - 1) * (ny - 1)
+    assert np.isclose(result.distances, B).sum() == ny * (nx - 1) + (ny - 1) * (nx - 2)
+    assert len(result.distances) == short.sum() + np.isclose(result.distances, B).sum()
+    # Outline: the rectangle's 4 corners; area and perimeter in nm (1 nm = 10 Å).
+    assert len(result.outline) == 4
+    np.testing.assert_allclose(result.area, (nx - 1) * B * (ny - 1) * A / 100, rtol=1e-12)
+    np.testing.assert_allclose(result.perimeter, 2 * ((nx - 1) * B + (ny - 1) * A) / 10, rtol=1e-12)
+
+
+def test_the_outline_of_a_turned_particle_keeps_its_area():
+    columns = grid_110(5, 5)
+    angle = np.deg2rad(37.0)
+    turned = columns @ np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+    np.testing.assert_allclose(analyze_gold(turned).area, 4 * B * 4 * A / 100, rtol=1e-12)
+
+
+def test_columns_on_a_line_or_too_few_have_no_outline():
+    line = np.column_stack([np.arange(5) * B, np.zeros(5)])
+    assert analyze_gold(line).area == 0 and len(analyze_gold(line).outline) == 0
+    single = analyze_gold(np.array([[1.0, 2.0]]))
+    assert np.isnan(single.nearest).all() and single.area == 0
+
+
+def test_heights_come_from_height_classes_only():
+    np.testing.assert_array_equal(column_heights(["column-1", "column-3", "column-5+"]), [1, 3, 5])
+    assert column_heights(["column", "column"]) is None
+    assert column_heights(["column-2", "column"]) is None
+
+
+def write_csv(path, xy, classes, probability):
+    with open(path, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["x_A", "y_A", "row", "col", "class", "probability"])
+        for (x, y), c, p in zip(xy, classes, probability):
+            writer.writerow([x, y, x / 0.1, y / 0.1, c, p])
+    return path
+
+
+def test_cli_writes_every_output_and_names_a_bad_file(tmp_path, capsys):
+    nx, ny = 5, 3
+    xy = grid_110(nx, ny)
+    heights = 1 + np.arange(len(xy)) % 5  # 1..5, the last class "column-5+"
+    classes = [f"column-{h}" if h < 5 else "column-5+" for h in heights]
+    probability = np.linspace(0.6, 0.99, len(xy))
+    good = write_csv(tmp_path / "particle_frame0000.csv", xy, classes, probability)
+    (tmp_path / "bad.csv").write_text("x_A,row\n1,2\n")
+    assert main(["analyze", "gold", str(good), str(tmp_path / "bad.csv"), "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert "bad.csv: expected columns x_A, y_A" in captured.err
+    assert captured.out.count("wrote") == len(OUTPUT_SUFFIXES)
+    summary = json.loads((tmp_path / "out" / "particle_frame0000_summary.json").read_text())
+    assert summary["columns"] == len(xy)
+    assert summary["atoms"] == heights.sum()
+    assert summary["classes"]["column-5+"] == (heights == 5).sum()
+    np.testing.assert_allclose(summary["probability_mean"], probability.mean(), rtol=1e-12)
+    np.testing.assert_allclose(summary["nearest_A"]["mean"], A * np.sqrt(6) / 4, rtol=1e-12)
+    assert summary["pairs"]["a*sqrt(6)/4"]["count"] == 4 * (nx - 1) * (ny - 1)
+    assert summary["pairs"]["a/sqrt(2)"]["count"] == ny * (nx - 1) + (ny - 1) * (nx - 2)
+    assert summary["pairs"]["a"]["count"] == 0  # beyond the 3.2 Å cutoff
+    np.testing.assert_allclose(summary["outline"]["area_nm2"], (nx - 1) * B * (ny - 1) * A / 100, rtol=1e-12)
+    with open(tmp_path / "out" / "particle_frame0000_columns.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [int(r["height"]) for r in rows] == heights.tolist()
+    # The CSV rounds positions and distances to 1e-4 Å.
+    np.testing.assert_allclose([float(r["nearest_A"]) for r in rows], A * np.sqrt(6) / 4, atol=1e-4)
+    with open(tmp_path / "out" / "particle_frame0000_outline.csv", newline="") as stream:
+        outline = np.array([[float(r["x_A"]), float(r["y_A"])] for r in csv.DictReader(stream)])
+    np.testing.assert_allclose(np.sort(outline, 0), np.sort(xy[[0, ny - 1, (nx - 1) * ny, nx * ny - 1]], 0), atol=1e-4)
+
+
+def test_a_csv_without_classes_is_analysed_without_heights(tmp_path):
+    path = tmp_path / "plain.csv"
+    path.write_text("x_A,y_A\n" + "".join(f"{x},{y}\n" for x, y in grid_110(3, 3)))
+    analyze_gold_file(path, out=tmp_path)
+    summary = json.loads((tmp_path / "plain_summary.json").read_text())
+    assert summary["classes"] is None and summary["atoms"] is None and summary["probability_mean"] is None
+
+
+@pytest.mark.parametrize("text, message", [("x_A,y_A\n", "no columns"), ("x_A,y_A\n1,abc\n", "row 1, column y_A")])
+def test_unreadable_csvs_are_named(tmp_path, text, message):
+    path = tmp_path / "broken.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"broken.csv.*{message}"):
+        analyze_gold_file(path, out=tmp_path)
