@@ -59,6 +59,8 @@ def test_minimal_config_is_completed_from_the_schema():
         (lambda c: c["systems"]["x"]["structures"].update(generator="nanotube"), "systems.x.structures.generator"),
         (lambda c: c["systems"]["x"]["structures"].update(parameters={"bond_lenght": 1.4}), "systems.x.structures.parameters"),
         (lambda c: c.update(device="tpu"), "device"),
+        (lambda c: c["systems"]["x"].update(training={"precision": "float16"}), "systems.x.training.precision"),
+        (lambda c: c["systems"]["x"].update(training={"jit_compile": "yes"}), "systems.x.training.jit_compile"),
     ],
 )
 def test_invalid_values_name_their_key(edit, key):

@@ -115,10 +115,25 @@ def test_a_few_training_steps_lower_the_loss():
     assert np.mean(losses[-3:]) < 0.8 * losses[0]
 
 
+def test_mixed_bfloat16_computes_in_bfloat16_and_returns_float32_probabilities():
+    model = build_model(n_classes=3, base_filters=4, depth=2, precision="mixed_bfloat16")
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left as it was
+    conv = model.get_layer("down0_1_conv")
+    assert conv.compute_dtype == "bfloat16" and conv.kernel.dtype == "float32"
+    assert model.get_layer("scores").compute_dtype == model.get_layer("probabilities").compute_dtype == "float32"
+    x = np.random.default_rng(3).normal(size=(2, 16, 16, 1)).astype("float32")
+    p = keras.ops.convert_to_numpy(model(x, training=False))
+    assert p.dtype == np.float32
+    # Softmax in float32 of bfloat16 scores: sums to 1 to float32 rounding, not bfloat16's 4e-3.
+    np.testing.assert_allclose(p.sum(axis=-1), 1.0, atol=1e-6)
+    assert build_model(base_filters=4, depth=2).get_layer("down0_1_conv").compute_dtype == "float32"
+
+
 @pytest.mark.parametrize(
     "kwargs, argument",
     [({"n_classes": 1}, "n_classes"), ({"depth": 0}, "depth"), ({"base_filters": 0}, "base_filters"),
-     ({"input_channels": 0}, "input_channels"), ({"weight_decay": -1.0}, "weight_decay")],
+     ({"input_channels": 0}, "input_channels"), ({"weight_decay": -1.0}, "weight_decay"),
+     ({"precision": "float16"}, "precision")],
 )
 def test_invalid_arguments(kwargs, argument):
     with pytest.raises(ValueError, match=argument):

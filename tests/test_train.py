@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from atomsight.train import learning_rate, train
+from atomsight.train import learning_rate, new_model, train
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -76,6 +76,36 @@ def test_cosine_schedule_ends_at_the_final_rate():
     assert float(schedule(0)) == pytest.approx(1e-3)
     assert float(schedule(10)) == pytest.approx(1e-5)
     assert learning_rate({"schedule": "constant", "learning_rate": 2e-4}) == 2e-4
+
+
+def test_mixed_bfloat16_reaches_the_compiled_model(tiny_system):
+    tiny_system["training"]["precision"] = "mixed_bfloat16"
+    model = new_model(tiny_system)
+    conv = model.get_layer("down0_1_conv")
+    assert conv.compute_dtype == "bfloat16" and conv.kernel.dtype == "float32"  # Adam updates float32 weights
+    assert model.get_layer("probabilities").compute_dtype == "float32" and not model.jit_compile
+
+
+XLA_IN_A_NEW_PROCESS = """
+import sys, json
+import tensorflow as tf
+from atomsight.train import new_model
+system = json.loads(sys.argv[1])
+assert new_model(system).jit_compile
+tf.config.experimental.enable_op_determinism()
+try:
+    new_model(system)
+except ValueError as error:
+    print(error)
+"""
+
+
+def test_xla_reaches_the_compiled_model_and_is_refused_under_op_determinism(tiny_system):
+    # In a new process: op determinism, once on (as after a float32 training), stays on.
+    tiny_system["training"]["jit_compile"] = True
+    result = subprocess.run([sys.executable, "-c", XLA_IN_A_NEW_PROCESS, json.dumps(tiny_system)], check=True,
+                            capture_output=True, text=True)
+    assert result.stdout.startswith("training.jit_compile: true, but Keras refused XLA")
 
 
 TRAIN_IN_A_NEW_PROCESS = """

@@ -159,22 +159,20 @@ def _elements(
     return structures.map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def _render(dataset: tf.data.Dataset, microscope: Microscope, batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
-    """Batch elements and render them through the microscope, in parallel, in order."""
-    return (
-        dataset.batch(batch_size, drop_remainder=drop_remainder)
-        .map(microscope, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+def _render(batches: tf.data.Dataset, microscope: Microscope) -> tf.data.Dataset:
+    """Render batches of elements through the microscope, in parallel, in order."""
+    return batches.map(microscope, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
-def training_dataset(
+def training_spectra(
     stores: Sequence[str | Path], system: Mapping[str, Any], *, seed: int, batch_size: int, start_batch: int = 0
-) -> tf.data.Dataset:
-    """Return the endless stream of training batches (images, labels) of a split.
+) -> tuple[tf.data.Dataset, Microscope]:
+    """Return the endless stream of training batches before the microscope, and the microscope.
 
     Structures are shuffled anew every pass (seeded), and element e of the stream draws
-    its microscope from the seed (seed, e).
+    its microscope from the seed (seed, e). The microscope maps a batch to the batch of
+    (images, labels) that :func:`training_dataset` yields, wherever it runs: in a
+    ``Dataset.map`` (:func:`training_dataset`) or inside a training step.
 
     Parameters
     ----------
@@ -192,8 +190,11 @@ def training_dataset(
 
     Returns
     -------
-    tf.data.Dataset
-        Batches of images (B, M, M, F) float32 and labels (B, M, M, 1 + C) float32.
+    batches : tf.data.Dataset
+        Batches of exit-wave spectra (B, Kx, Ky) complex64, label spectra (B, C, Lx, Ly)
+        complex64 and microscope parameters (a dict of (B,) tensors).
+    microscope : Microscope
+        The microscope that renders them.
     """
     source = SpectraSource(stores, system)
     structures = (
@@ -204,7 +205,23 @@ def training_dataset(
         .skip(start_batch * batch_size)
     )
     elements = _elements(source, structures, seed, system["microscope"]["cache_limit_mb"])
-    return _render(elements, source.microscope(), batch_size, drop_remainder=True)
+    return elements.batch(batch_size, drop_remainder=True), source.microscope()
+
+
+def training_dataset(
+    stores: Sequence[str | Path], system: Mapping[str, Any], *, seed: int, batch_size: int, start_batch: int = 0
+) -> tf.data.Dataset:
+    """Return the endless stream of training batches (images, labels) of a split.
+
+    The batches of :func:`training_spectra` (same arguments), rendered by its microscope
+    in a parallel ``Dataset.map``.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Batches of images (B, M, M, F) float32 and labels (B, M, M, 1 + C) float32.
+    """
+    return _render(*training_spectra(stores, system, seed=seed, batch_size=batch_size, start_batch=start_batch))
 
 
 def validation_dataset(
@@ -236,4 +253,4 @@ def validation_dataset(
     seed = VALIDATION_SEED - system["seed"]
     structures = tf.data.Dataset.range(count).map(lambda e: (e, e % len(source)))
     elements = _elements(source, structures, seed, system["microscope"]["cache_limit_mb"])
-    return _render(elements, source.microscope(), batch_size, drop_remainder=False).cache()
+    return _render(elements.batch(batch_size), source.microscope()).cache()

@@ -132,9 +132,13 @@ def upsample_block(x: keras.KerasTensor, filters: int, name: str, regularizer=No
     )(x)
 
 
+PRECISIONS = ("float32", "mixed_bfloat16")
+"""Keras dtype policies the network can be built with (``training.precision``)."""
+
+
 def build_model(
     *, input_channels: int = 1, n_classes: int = 2, base_filters: int = 32, depth: int = 4,
-    weight_decay: float = 0.0, name: str = "fusionnet",
+    weight_decay: float = 0.0, precision: str = "float32", name: str = "fusionnet",
 ) -> keras.Model:
     """Build the network of Madsen et al. (2018), fig. 2.
 
@@ -153,6 +157,11 @@ def build_model(
         When > 0, every convolution kernel (3x3, 1x1 and transposed) gets the penalty
         ``weight_decay * sum(W**2)`` (``keras.regularizers.L2(weight_decay)``); the paper's
         eq. 6 writes it as ``lambda / 2 * sum(W**2)``, so ``lambda = 2 * weight_decay``.
+    precision : {"float32", "mixed_bfloat16"}
+        Keras dtype policy of every layer but the output head: with "mixed_bfloat16" the
+        layers compute in bfloat16 and keep float32 weights. The head, the 1x1 scores
+        convolution and the softmax, always computes in float32 (it is cheap: a few output
+        channels) and returns float32 probabilities.
     name : str
         The model's name.
 
@@ -172,8 +181,22 @@ def build_model(
             raise ValueError(f"{arg} must be an integer >= {low}, got {value!r}")
     if weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     regularizer = keras.regularizers.L2(weight_decay) if weight_decay > 0 else None
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)  # the layers below take the global policy when created
+    try:
+        return _fusionnet(input_channels, n_classes, base_filters, depth, regularizer, name)
+    finally:
+        keras.config.set_dtype_policy(previous)
 
+
+def _fusionnet(
+    input_channels: int, n_classes: int, base_filters: int, depth: int,
+    regularizer: keras.regularizers.Regularizer | None, name: str,
+) -> keras.Model:
+    """The layers of :func:`build_model`, in the global dtype policy but for the float32 head."""
     inputs = keras.Input(shape=(None, None, input_channels), name="image")
     x, skips = inputs, []
     for level in range(depth - 1):
@@ -185,7 +208,7 @@ def build_model(
         x = upsample_block(x, base_filters * 2**level, f"up{level}", regularizer)
         x = keras.layers.Add(name=f"up{level}_long_skip")([x, skips[level]])
         x = residual_block(x, base_filters * 2**level, f"up{level}", regularizer)
-    x = keras.layers.Conv2D(n_classes, 1, kernel_regularizer=regularizer, name="scores")(x)
+    x = keras.layers.Conv2D(n_classes, 1, kernel_regularizer=regularizer, dtype="float32", name="scores")(x)
     outputs = keras.layers.Softmax(axis=-1, dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name=name)
 

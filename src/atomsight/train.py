@@ -37,7 +37,26 @@ def learning_rate(training: Mapping[str, Any]) -> float | keras.optimizers.sched
 
 
 def new_model(system: Mapping[str, Any]) -> keras.Model:
-    """Return the system's compiled, untrained network."""
+    """Return the system's compiled, untrained network.
+
+    Parameters
+    ----------
+    system : mapping
+        The system's validated configuration section.
+
+    Returns
+    -------
+    keras.Model
+        The network in the dtype policy ``training.precision``, compiled with Adam, the
+        configured loss (computed in float32 on the float32 probabilities) and XLA when
+        ``training.jit_compile``.
+
+    Raises
+    ------
+    ValueError
+        If ``training.jit_compile`` is true but Keras refuses XLA in this process (it does
+        while TensorFlow's op determinism is on, which cannot be turned off again).
+    """
     training = system["training"]
     model = build_model(
         input_channels=len(system["microscope"]["defocus_offsets"]),
@@ -45,9 +64,16 @@ def new_model(system: Mapping[str, Any]) -> keras.Model:
         base_filters=training["base_filters"],
         depth=training["depth"],
         weight_decay=training["weight_decay"],
+        precision=training["precision"],
     )
     loss = keras.losses.MeanSquaredError() if training["loss"] == "mse" else keras.losses.CategoricalCrossentropy()
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate(training)), loss=loss, metrics=["categorical_accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(training)), loss=loss, metrics=["categorical_accuracy"],
+                  jit_compile=training["jit_compile"])
+    if training["jit_compile"] and not model.jit_compile:
+        raise ValueError(
+            "training.jit_compile: true, but Keras refused XLA: TensorFlow's op determinism is on in this process"
+            " (a training with jit_compile: false turned it on, and it cannot be turned off); train in a new process"
+        )
     return model
 
 
@@ -115,7 +141,11 @@ def train(
         shutil.rmtree(out / "tensorboard", ignore_errors=True)
     _run_ops_in_order()
     keras.utils.set_random_seed(training["seed"])
-    tf.config.experimental.enable_op_determinism()
+    if training["jit_compile"]:
+        log.info("jit_compile: TensorFlow's op determinism stays off (Keras refuses XLA under it), so this run is "
+                 "repeatable only up to floating-point reordering")
+    else:
+        tf.config.experimental.enable_op_determinism()
     batch = training["batch_size"]
     done = _finished_epochs(out) if (out / "backup").exists() else 0
     if done:
