@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 
@@ -54,3 +55,12 @@ def atomic_path(path: str | Path, *, suffix: str = "") -> Iterator[Path]:
     finally:
         if tmp.exists():
             _remove(tmp)
+
+
+def write_csv_rows(path: str | Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:
+    """Write a CSV file with a header row atomically (see :func:`atomic_path`); return its path."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return Path(path)

@@ -47,37 +47,33 @@ def _track(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analyze_graphene(args: argparse.Namespace) -> int:
-    from .analysis.graphene_files import analyze_graphene_file
-
+def _analyze_each(name: str, analyze, paths: Sequence[Path]) -> int:
+    """Run ``analyze(path)`` on each file; print what it wrote, or the error naming the file. Exit status 2 if any failed."""
     failed = 0
-    for path in args.positions:
+    for path in paths:
         try:
-            written = analyze_graphene_file(path, out=args.out, cutoff=args.cutoff, bond_length=args.bond_length,
-                                            max_ring=args.max_ring)
+            written = analyze(path)
         except (ValueError, FileNotFoundError, OSError) as error:
-            print(f"atomsight analyze graphene: error: {error}", file=sys.stderr)
+            print(f"atomsight analyze {name}: error: {error}", file=sys.stderr)
             failed += 1
             continue
         for target in written:
             print(f"wrote {target}")
     return 2 if failed else 0
+
+
+def _analyze_graphene(args: argparse.Namespace) -> int:
+    from .analysis.graphene_files import analyze_graphene_file
+
+    return _analyze_each("graphene", lambda path: analyze_graphene_file(
+        path, out=args.out, cutoff=args.cutoff, bond_length=args.bond_length, max_ring=args.max_ring), args.positions)
 
 
 def _analyze_gold(args: argparse.Namespace) -> int:
     from .analysis.gold_files import analyze_gold_file
 
-    failed = 0
-    for path in args.positions:
-        try:
-            written = analyze_gold_file(path, out=args.out, cutoff=args.cutoff, lattice_constant=args.lattice_constant)
-        except (ValueError, FileNotFoundError, OSError) as error:
-            print(f"atomsight analyze gold: error: {error}", file=sys.stderr)
-            failed += 1
-            continue
-        for target in written:
-            print(f"wrote {target}")
-    return 2 if failed else 0
+    return _analyze_each("gold", lambda path: analyze_gold_file(
+        path, out=args.out, cutoff=args.cutoff, lattice_constant=args.lattice_constant), args.positions)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_csv_rows
 from .gold import GOLD_LATTICE_CONSTANT, GoldAnalysis, analyze_gold, column_distances
 
 OUTPUT_SUFFIXES = ("_columns.csv", "_pairs.csv", "_outline.csv", "_summary.json", "_columns.png", "_spacings.png")
@@ -118,9 +118,9 @@ def analyze_gold_file(
     targets = [out / f"{path.stem}{suffix}" for suffix in OUTPUT_SUFFIXES]
     out.mkdir(parents=True, exist_ok=True)
     _write_columns(targets[0], analysis, columns)
-    _write_rows(targets[1], ["i", "j", "distance_A"],
+    write_csv_rows(targets[1], ["i", "j", "distance_A"],
                 [[int(i), int(j), f"{d:.4f}"] for (i, j), d in zip(analysis.pairs, analysis.distances)])
-    _write_rows(targets[2], ["x_A", "y_A"], [[f"{x:.4f}", f"{y:.4f}"] for x, y in analysis.outline])
+    write_csv_rows(targets[2], ["x_A", "y_A"], [[f"{x:.4f}", f"{y:.4f}"] for x, y in analysis.outline])
     summary = summarize(analysis, columns, cutoff=cutoff, lattice_constant=lattice_constant)
     with atomic_path(targets[3]) as tmp:
         tmp.write_text(json.dumps({"source": str(path), **summary}, indent=2) + "\n")
@@ -221,18 +221,11 @@ def _write_columns(path: Path, analysis: GoldAnalysis, columns: Columns) -> None
     classes = columns.classes if columns.classes is not None else [""] * n
     heights = [str(h) for h in analysis.heights] if analysis.heights is not None else [""] * n
     probability = [f"{p:.4f}" for p in columns.probability] if columns.probability is not None else [""] * n
-    _write_rows(path, ["column", "x_A", "y_A", "class", "height", "probability", "nearest_A"], [
+    write_csv_rows(path, ["column", "x_A", "y_A", "class", "height", "probability", "nearest_A"], [
         [k, f"{x:.4f}", f"{y:.4f}", classes[k], heights[k], probability[k], f"{analysis.nearest[k]:.4f}"]
         for k, (x, y) in enumerate(analysis.positions)
     ])
 
-
-def _write_rows(path: Path, header: list[str], rows: list[list[object]]) -> None:
-    """Write a CSV with a header atomically."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def _numbers(path: Path, rows: list[dict[str, str]], name: str) -> np.ndarray:

@@ -22,7 +22,6 @@ skipped with a warning naming the file and the frame, and the analysis runs on t
 
 from __future__ import annotations
 
-import csv
 import glob
 import warnings
 from collections.abc import Callable, Sequence
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tifffile
 
-from ..atomic import atomic_path
+from ..atomic import write_csv_rows
 from ..images import check_sampling, file_sampling
 from ..io.microscope_files import FORMATS, SAMPLING_TOLERANCE, read_microscope_file, resolve_sampling
 from .drift import corrected, register, shifted
@@ -175,16 +174,16 @@ def _write_tables(analysis: SequenceAnalysis, *, out: Path, name: str) -> list[P
     site, frame, kind = sites.events()
     site_rows = zip(sites.positions, sites.occupancy, sites.event_rate, sites.observed.sum(axis=1))
     return [
-        _write_csv(out / f"{name}_drift.csv", ("frame", "drift_x_A", "drift_y_A"),
+        write_csv_rows(out / f"{name}_drift.csv", ("frame", "drift_x_A", "drift_y_A"),
                    [(k, f"{dx * sampling:.4f}", f"{dy * sampling:.4f}")
                     for k, (dx, dy) in zip(number, analysis.drift)]),
-        _write_csv(out / f"{name}_tracks.csv", ("track", "frame", "x_A", "y_A"),
+        write_csv_rows(out / f"{name}_tracks.csv", ("track", "frame", "x_A", "y_A"),
                    [(t, number[k], f"{x:.4f}", f"{y:.4f}")
                     for t, k, (x, y) in zip(tracks.track, tracks.frame, tracks.positions)]),
-        _write_csv(out / f"{name}_sites.csv", ("site", "x_A", "y_A", "occupancy", "event_rate", "observed_frames"),
+        write_csv_rows(out / f"{name}_sites.csv", ("site", "x_A", "y_A", "occupancy", "event_rate", "observed_frames"),
                    [(i, f"{x:.4f}", f"{y:.4f}", f"{occupancy:.4f}", f"{rate:.4f}", observed)
                     for i, ((x, y), occupancy, rate, observed) in enumerate(site_rows)]),
-        _write_csv(out / f"{name}_events.csv", ("site", "frame", "kind", "x_A", "y_A"),
+        write_csv_rows(out / f"{name}_events.csv", ("site", "frame", "kind", "x_A", "y_A"),
                    [(i, number[k], EVENT_KINDS[c], f"{sites.positions[i, 0]:.4f}", f"{sites.positions[i, 1]:.4f}")
                     for i, k, c in zip(site, frame, kind)]),
     ]
@@ -485,11 +484,3 @@ def _find_atoms(predictor: Predictor, frame: np.ndarray, *, sampling: float, til
     """Return the (x, y) [Å] of the atoms a loaded :class:`atomsight.predict.Predictor` finds in one frame (H, W)."""
     return predictor.find(frame[..., None], sampling=sampling, tile=tile)[2] * sampling
 
-
-def _write_csv(path: Path, header: Sequence[str], rows: list[Sequence[object]]) -> Path:
-    """Write a CSV file atomically."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
