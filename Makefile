@@ -6,6 +6,12 @@ CORES ?= 2
 EXTRAS ?= ml,dev,slurm
 WHEELS := .cache/wheels
 TEMUL_WHEEL := $(WHEELS)/temul_toolkit-0.1.9-py3-none-any.whl
+# hyperspy 1.7.6 (GPL-3.0, 33 MB): its tests/io data, .dm4, TIA .ser/.emi and DM/ImageJ/Olympus TIFFs.
+# One fixed file whatever the local Python: it is only unzipped, never installed.
+HYPERSPY_WHEEL := $(WHEELS)/hyperspy-1.7.6-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+# mrcfile 1.5.4 (BSD-3-Clause, 52 MB): the sdist's tests/test_data, two .mrc files written by Thermo Fisher EPU.
+MRCFILE_SDIST := $(WHEELS)/mrcfile-1.5.4.tar.gz
+EXAMPLE_FILES := $(TEMUL_WHEEL) $(HYPERSPY_WHEEL) $(MRCFILE_SDIST)
 
 .PHONY: install run test lint bench clean
 
@@ -21,12 +27,19 @@ $(VENV)/.installed: pyproject.toml envs/pip-constraints.txt
 run: install
 	$(BIN)/snakemake --cores $(CORES) --configfile workflow/configs/small.yaml
 
-## test: the test suite (first downloads, once, the wheel whose example microscope files tests/io reads)
-test: install $(TEMUL_WHEEL)
+## test: the test suite (first downloads, once, the packages whose example microscope files tests/io reads)
+test: install $(EXAMPLE_FILES)
 	$(BIN)/python -m pytest
 
 $(TEMUL_WHEEL): | $(VENV)/.installed
 	$(BIN)/python -m pip download --quiet --no-deps temul-toolkit==0.1.9 -d $(WHEELS)
+
+$(HYPERSPY_WHEEL): | $(VENV)/.installed
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary :all: --python-version 3.11 \
+		--platform manylinux2014_x86_64 hyperspy==1.7.6 -d $(WHEELS)
+
+$(MRCFILE_SDIST): | $(VENV)/.installed
+	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: mrcfile==1.5.4 -d $(WHEELS)
 
 ## lint: Snakemake's linter and formatter check
 lint: install

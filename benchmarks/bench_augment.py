@@ -1,14 +1,14 @@
 """Benchmark: test-time augmentation over the 8 symmetries of the square against one prediction.
 
 The trained model is evaluated twice on the same simulated held-out images with known atoms
-(:func:`atomsight.evaluate.evaluate_predictor`, the same images, noise and microscopes in
+(:func:`atomsight.evaluation.evaluate.evaluate_predictor`, the same images, noise and microscopes in
 both runs): once predicting each image as it is, once averaging the maps of the 8
-symmetries (:data:`atomsight.predict.SYMMETRIES`), each transformed back, as
+symmetries (:data:`atomsight.network.predict.SYMMETRIES`), each transformed back, as
 ``atomsight predict --augment`` does. Printed per dose: F1 and RMSE [Å] of both, and the
 ratio of the prediction times (forward passes only, the same process and machine).
 Then, per dose, the spread that ``--augment`` gives each detection (``sigma_x_A``,
 ``sigma_y_A``) against its real error: one image per test structure through
-:meth:`atomsight.predict.Predictor.find`, detections matched to the true atoms within the
+:meth:`atomsight.network.predict.Predictor.find`, detections matched to the true atoms within the
 evaluation radius, and by quartile of sigma the rms sigma and the rms error per axis [Å].
 
 Usage: python benchmarks/bench_augment.py [--model results/models/graphene]
@@ -30,13 +30,13 @@ import numpy as np
 import tensorflow as tf
 
 from atomsight.config import load_config
-from atomsight.data import SpectraSource
-from atomsight.evaluate import evaluate_predictor, visible_positions
-from atomsight.metrics import match
+from atomsight.microscope.data import SpectraSource
+from atomsight.evaluation.evaluate import evaluate_predictor, visible_positions
+from atomsight.evaluation.metrics import match
 from atomsight.microscope import draw, stack_parameters
-from atomsight.model import load_model
-from atomsight.predict import SYMMETRIES, apply_symmetry, invert_symmetry, load_predictor
-from atomsight.store import read_ground_truth
+from atomsight.network.model import load_model
+from atomsight.network.predict import SYMMETRIES, apply_symmetry, invert_symmetry, load_predictor
+from atomsight.io.store import read_ground_truth
 
 
 def timed(predict: Callable[[np.ndarray], np.ndarray], clock: list[float]) -> Callable[[np.ndarray], np.ndarray]:

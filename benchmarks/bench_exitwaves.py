@@ -1,6 +1,6 @@
 """Benchmark: the exit-wave stage against calling abTEM directly on the same structures.
 
-The stage (`atomsight.exitwaves.build_shard`: read structures, multislice, band-limit,
+The stage (`atomsight.simulation.exitwaves.build_shard`: read structures, multislice, band-limit,
 label maps, ground truth, atomic Zarr write) is timed against bare abTEM doing only
 the multislice of the same structures (same thermal smearing), in two ways: abTEM's default (one structure
 after another, abTEM's own dask threads) and the same structures spread over the same
@@ -26,8 +26,8 @@ from pathlib import Path
 import abtem
 
 from atomsight.config import load_config
-from atomsight.exitwaves import build_shard
-from atomsight.simulate import thermal_integrals
+from atomsight.simulation.exitwaves import build_shard
+from atomsight.simulation.simulate import thermal_integrals
 from atomsight.structures.build import generate_split, write_structures
 
 REPO = Path(__file__).resolve().parents[1]

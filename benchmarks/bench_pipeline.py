@@ -21,9 +21,9 @@ import keras
 import numpy as np
 
 from atomsight.config import load_config
-from atomsight.data import training_dataset
-from atomsight.labels import class_names
-from atomsight.model import build_model
+from atomsight.microscope.data import training_dataset
+from atomsight.simulation.labels import class_names
+from atomsight.network.model import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ float32, no XLA); every other row changes one option (image size, base filters, 
 batch size, ``training.precision``, ``training.jit_compile``), and a last row combines
 the fastest value of each option that leaves the network as it is (batch size,
 precision, XLA; a value at least 5 % faster than the reference's), when that is not a
-row already. Each row is the network of :func:`atomsight.train.new_model` (Adam, MSE,
+row already. Each row is the network of :func:`atomsight.network.train.new_model` (Adam, MSE,
 weight decay, accuracy metric) training on one fixed batch through its Keras training
 function (what ``model.fit`` calls every step): traced and warmed up first, then timed
 in rounds that visit every row in turn, so that a change in the machine's speed touches
@@ -38,10 +38,10 @@ import numpy as np
 import tensorflow as tf
 
 from atomsight.config import load_config
-from atomsight.data import training_dataset, training_spectra
-from atomsight.labels import class_names
+from atomsight.microscope.data import training_dataset, training_spectra
+from atomsight.simulation.labels import class_names
 from atomsight.microscope import Microscope
-from atomsight.train import new_model
+from atomsight.network.train import new_model
 
 REPO = Path(__file__).resolve().parents[1]
 WARM_UP_STEPS = 2
@@ -245,7 +245,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="timed steps per row and round")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    tf.config.threading.set_inter_op_parallelism_threads(1)  # as atomsight.train runs its steps
+    tf.config.threading.set_inter_op_parallelism_threads(1)  # as atomsight.network.train runs its steps
     system = load_config(REPO / "config.yaml", REPO / "workflow" / "configs" / "small.yaml")["systems"][args.system]
     training = system["training"]
     reference = Step(system["microscope"]["image_size"], training["base_filters"], training["depth"],

@@ -21,9 +21,9 @@ import json
 from pathlib import Path
 
 from atomsight.config import load_config
-from atomsight.evaluate import evaluate
-from atomsight.exitwaves import build_shard
-from atomsight.splits import shard_count, shard_name
+from atomsight.evaluation.evaluate import evaluate
+from atomsight.simulation.exitwaves import build_shard
+from atomsight.simulation.splits import shard_count, shard_name
 from atomsight.structures.build import generate_split, write_structures
 
 REPO = Path(__file__).resolve().parents[1]

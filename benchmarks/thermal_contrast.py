@@ -21,7 +21,7 @@ import abtem
 import numpy as np
 
 from atomsight.config import load_config
-from atomsight.simulate import simulate_exit_waves, storage_gpts
+from atomsight.simulation.simulate import simulate_exit_waves, storage_gpts
 from atomsight.structures.build import generate_split
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """Measurement: do the training options that change the numerics (precision, XLA) keep the accuracy?
 
 Trains the small configuration's network (``workflow/configs/small.yaml``) with
-:func:`atomsight.train.train` for a few epochs on a system's exit waves, with the given
+:func:`atomsight.network.train.train` for a few epochs on a system's exit waves, with the given
 ``training.precision``, ``training.jit_compile`` and seed, and prints one Markdown row:
 the options, the validation loss after every epoch, the last validation accuracy, and the
 median seconds per training step (the real pipeline beside the step, first epoch left out:
@@ -26,7 +26,7 @@ from pathlib import Path
 import keras
 
 from atomsight.config import load_config
-from atomsight.train import train
+from atomsight.network.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -37,8 +37,8 @@ def tiny_system(tiny_config) -> dict:
 
 
 def _make_stores(system: dict, name: str, folder: Path) -> dict[str, list[Path]]:
-    from atomsight.exitwaves import build_shard
-    from atomsight.splits import SPLITS
+    from atomsight.simulation.exitwaves import build_shard
+    from atomsight.simulation.splits import SPLITS
     from atomsight.structures.build import generate_split, write_structures
 
     stores = {}

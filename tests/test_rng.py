@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from atomsight.rng import structure_rng
-from atomsight.splits import SPLITS
+from atomsight.simulation.splits import SPLITS
 
 
 def test_same_arguments_give_the_same_stream():

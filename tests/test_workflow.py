@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from atomsight.device import gpu_available
-from atomsight.store import open_shard, shard_attrs
+from atomsight.io.store import open_shard, shard_attrs
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFMT = Path(sys.executable).with_name("snakefmt")

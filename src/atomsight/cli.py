@@ -11,7 +11,7 @@ from . import __version__
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from .inspection import plot_store, summarize_store
+    from .io.inspection import plot_store, summarize_store
 
     print(summarize_store(args.store))
     out = args.out or Path(args.store).with_suffix(".png")
@@ -20,18 +20,43 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from .preview import preview
+    from .microscope.preview import preview
 
     out = preview([args.config, *args.configfile], args.system, results=args.results, out=args.out, count=args.count, seed=args.seed)
     print(f"wrote {out}")
     return 0
 
 
+def _evaluate_grid(args: argparse.Namespace) -> int:
+    from .config import load_config, system_config
+    from .evaluation.grid import evaluate_grid
+    from .microscope.preview import split_stores
+
+    system = system_config(load_config(args.config, *args.configfile), args.system)
+    out = args.out or args.results / "eval" / args.system / "grid"
+    results = evaluate_grid(
+        system, model_path=args.model or args.results / "training" / args.system / "model.keras",
+        test_stores=split_stores(args.results, args.system, system, "test"),
+        train_stores=split_stores(args.results, args.system, system, "train"), out=out,
+    )
+    print(f"cells with noise-free contrast >= {results['contrast_threshold']:g}, pooled (model | baseline):")
+    for entry in results["summary"]:
+        if entry["model"] is None:
+            print(f"  {entry['dose']:>9g} e/Å²: no cell")
+            continue
+        model, baseline = entry["model"], entry["baseline"]
+        print(f"  {entry['dose']:>9g} e/Å²: {entry['cells']}/{entry['cells_total']} cells, F1 {model['f1']:.3f} |"
+              f" {baseline['f1']:.3f}, worst cell F1 {model['min_cell_f1']:.3f} | {baseline['min_cell_f1']:.3f},"
+              f" RMSE {model['rmse']:.3f} | {baseline['rmse']:.3f} Å")
+    print(f"wrote {out}/grid.csv, grid.json and grid_*.png")
+    return 0
+
+
 def _predict(args: argparse.Namespace) -> int:
-    from .predict import predict_images
+    from .network.predict import predict_images
 
     for path in predict_images(args.model, args.images, sampling=args.sampling, out=args.out, tile=args.tile,
-                               augment=args.augment):
+                               augment=args.augment, precision=args.precision):
         print(f"wrote {path}")
     return 0
 
@@ -44,6 +69,44 @@ def _track(args: argparse.Namespace) -> int:
     for path in track_movies(args.model, movies, sampling=args.sampling, out=args.out,
                              max_displacement=args.max_displacement, site_radius=args.site_radius, tile=args.tile):
         print(f"wrote {path}")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .models import SHIPPED, shipped_models
+
+    cards = shipped_models()
+    if not cards:
+        print(f"no shipped models in {SHIPPED}")
+    for name, card in cards.items():
+        print(describe_model(name, card))
+    return 0
+
+
+def describe_model(name: str, card: dict) -> str:
+    """A few lines on a model card: what it finds, where, under which conditions, how well."""
+    conditions = card.get("intended_conditions", {})
+    lines = [
+        f"{name}: {', '.join(card['classes'][1:])} at {card['energy'] / 1e3:g} kV, {card['sampling']} Å/pixel,"
+        f" {card['input_channels']} input channel(s); {card.get('status', 'final')}",
+        f"  C10 {conditions.get('c10_A', card.get('c10_range'))} Å (C10 > 0 overfocus), Cs {conditions.get('cs_A')} Å,"
+        f" dose {conditions.get('dose_e_per_A2')} e/Å²",
+    ]
+    for entry in card.get("evaluation", {}).get("doses", []):
+        lines.append(f"  test F1 {entry['f1']:.3f} [{entry['f1_ci'][0]:.3f}, {entry['f1_ci'][1]:.3f}],"
+                     f" RMSE {entry['rmse']:.3f} Å at {entry['dose']:g} e/Å²")
+    lines.append(f"  licence: {card.get('licence', 'see the package')}")
+    return "\n".join(lines)
+
+
+def _release(args: argparse.Namespace) -> int:
+    from .config import load_config, system_config
+    from .network.release import release
+
+    system = system_config(load_config(args.config, *args.configfile), args.system)
+    out = release(system, name=args.name or args.system, model_path=args.network, history_path=args.history,
+                  metrics_path=args.metrics, out=args.out, grid_path=args.grid)
+    print(f"wrote {out}")
     return 0
 
 
@@ -90,6 +153,23 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--count", type=int, default=4, help="structures to plot (default: 4)")
     inspect.set_defaults(run=_inspect)
 
+    models = commands.add_parser("models", help="list the models that ship with atomsight, with their cards")
+    models.set_defaults(run=_models)
+
+    release = commands.add_parser("release", help="write a trained network and its card as a shipped model folder")
+    release.add_argument("config", type=Path, help="the configuration it was trained with, e.g. config.yaml")
+    release.add_argument("system", help="its system, e.g. graphene")
+    release.add_argument("--configfile", type=Path, action="append", default=[],
+                         help="a file merged over CONFIG, as with snakemake --configfile (repeatable)")
+    release.add_argument("--network", type=Path, required=True,
+                         help="model.keras of a finished run, or backup/latest.weights.h5 of a running one")
+    release.add_argument("--history", type=Path, required=True, help="the run's history.csv")
+    release.add_argument("--metrics", type=Path, required=True, help="metrics.json of its evaluation on the test split")
+    release.add_argument("--grid", type=Path, help="summary JSON of its evaluation over a grid of conditions")
+    release.add_argument("--name", help="the model's name (default: the system's)")
+    release.add_argument("--out", type=Path, required=True, help="the model folder, e.g. src/atomsight/models/graphene")
+    release.set_defaults(run=_release)
+
     preview = commands.add_parser("preview", help="write a PNG of training images with labels and drawn microscopes")
     preview.add_argument("config", type=Path, help="the workflow configuration, e.g. config.yaml")
     preview.add_argument("system", help="a system of the configuration, e.g. graphene")
@@ -101,26 +181,51 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--seed", type=int, default=0, help="seed of the drawn microscopes (default: 0)")
     preview.set_defaults(run=_preview)
 
-    predict = commands.add_parser("predict", help="find atoms or columns in images with an exported model")
-    predict.add_argument("model", type=Path, help="an exported model folder, e.g. results/models/graphene")
+    grid = commands.add_parser(
+        "evaluate-grid", help="score a model and a classical baseline on test images over a grid of defocus x Cs"
+                              " and doses"
+    )
+    grid.add_argument("config", type=Path, help="the workflow configuration, e.g. config.yaml")
+    grid.add_argument("system", help="a system of the configuration, e.g. graphene")
+    grid.add_argument("--configfile", type=Path, action="append", default=[],
+                      help="a file merged over CONFIG, as with snakemake --configfile (repeatable); the grid is"
+                           " the system's evaluation.grid section")
+    grid.add_argument("--results", type=Path, default=Path("results"),
+                      help="results folder holding exitwaves/SYSTEM/{train,test} (default: results)")
+    grid.add_argument("--model", type=Path,
+                      help="a trained .keras model or an exported model folder (default:"
+                           " RESULTS/training/SYSTEM/model.keras)")
+    grid.add_argument("--out", type=Path, help="folder of the results (default: RESULTS/eval/SYSTEM/grid)")
+    grid.set_defaults(run=_evaluate_grid)
+
+    predict = commands.add_parser("predict", help="find atoms or columns in images with a shipped or trained model")
     predict.add_argument("images", type=Path, nargs="+",
-                         help="images: .npy, .tif/.tiff, .png, or microscope files .dm3/.dm4, .emd, .ser/.emi, .mrc")
+                         help="images: .npy, .tif/.tiff, .png, or microscope files .dm3/.dm4, .emd, .ser/.emi, .mrc,"
+                              " or folders of them; all predicted in one run with the model loaded once")
     predict.add_argument("--sampling", type=float,
                          help="pixel size of the images [Å/pixel]; default: each file's own calibration, which"
                               " this overrides (warning if they differ by more than 1 %%); needed for files"
                               " without one")
+    predict.add_argument("--model", required=True,
+                         help="a shipped model's name (`atomsight models` lists them), e.g. graphene, or a model"
+                              " folder, e.g. results/models/graphene")
     predict.add_argument("--out", type=Path, required=True, help="folder of the results")
-    predict.add_argument("--tile", type=int, default=1024,
-                         help="tile size for large images [pixels at the model's sampling] (default: 1024); tiles"
-                              " overlap by twice the network's receptive field, so they join without seams")
+    predict.add_argument("--tile", type=int, default=2048,
+                         help="largest tile side for large images [pixels at the model's sampling] (default: 2048);"
+                              " tiles overlap by twice the network's receptive field, so they join without seams;"
+                              " larger tiles are faster and need more memory")
     predict.add_argument("--augment", action="store_true",
                          help="test-time augmentation: average the maps over the 8 symmetries of the square (8 times"
                               " the cost) and add each detection's position spread to the CSV (sigma_x_A, sigma_y_A"
                               " [Å], n_augment)")
+    predict.add_argument("--precision", choices=("float32", "mixed_bfloat16"),
+                         help="compute the network in this Keras dtype policy instead of its training precision:"
+                              " mixed_bfloat16 is 1.4x as fast on CPUs with AVX-512 BF16 and changes a few"
+                              " detections near the threshold (BENCHMARKS.md)")
     predict.set_defaults(run=_predict)
 
     track = commands.add_parser("track", help="drift, tracks, site occupancy and events of image sequences")
-    track.add_argument("model", type=Path, help="an exported model folder, e.g. results/models/gold")
+    track.add_argument("model", help="a shipped model's name or a model folder, e.g. results/models/gold")
     track.add_argument("movies", nargs="+",
                        help="movies: microscope files .dm3/.dm4, .emd, .ser/.emi, .mrc, calibrated .tif/.tiff (one"
                             " frame a page), or .npy arrays (frames, H, W); glob patterns such as 'frames/*.dm4'"

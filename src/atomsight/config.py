@@ -184,6 +184,18 @@ def _check_consistency(config: dict[str, Any], source: str) -> None:
                 f" is finer than the stored exit waves' {simulation['storage_sampling']} Å"
             )
         _check_field_of_view(system, prefix, source)
+        _check_curriculum(system, prefix, source)
+
+
+def _check_curriculum(system: dict[str, Any], prefix: str, source: str) -> None:
+    """Check a curriculum's starting ranges: ordered, and only for parameters the microscope draws."""
+    for key, value in system["training"]["curriculum"]["start"].items():
+        _check_range(value, f"{prefix}.training.curriculum.start.{key}", source)
+        if key == "dose" and system["microscope"]["dose"] is None:
+            raise ConfigError(
+                f"{source}: {prefix}.training.curriculum.start.dose: the images are noise-free"
+                f" ({prefix}.microscope.dose is null), so there is no dose to start from; remove the key"
+            )
 
 
 def _read_yaml(path: Path) -> Any:

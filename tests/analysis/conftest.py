@@ -1,13 +1,13 @@
 """A simulated movie of a gold particle with known drift and known atom hops, made by the project's pipeline.
 
 The tiny gold particle of tests/data/tiny.yaml (14 columns, 24 Å cell) is simulated by
-multislice (:func:`atomsight.simulate.exit_wave`) in three states: as built; with the
+multislice (:func:`atomsight.simulation.simulate.exit_wave`) in three states: as built; with the
 single atom of a surface column moved by a lattice vector to an empty site (frame 3 on);
 and with another single-atom surface column removed as well (frame 6 on). Each frame's
 exit wave is shifted by a known sub-pixel drift (Fourier shift, exact for the periodic
 wave), imaged through abTEM's CTF with Poisson noise, and cropped to a non-periodic
 field of view. Detections come from the label maps of the shifted columns (Gaussians,
-:func:`atomsight.labels.gaussian_label_maps`) through :func:`atomsight.postprocess.detect`,
+:func:`atomsight.simulation.labels.gaussian_label_maps`) through :func:`atomsight.network.postprocess.detect`,
 as if a perfect network had looked at the frame.
 """
 
@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from atomsight.labels import gaussian_label_maps
-from atomsight.postprocess import detect
-from atomsight.simulate import exit_wave
+from atomsight.simulation.labels import gaussian_label_maps
+from atomsight.network.postprocess import detect
+from atomsight.simulation.simulate import exit_wave
 from atomsight.structures.build import generate_structure
 from atomsight.structures.columns import column_ground_truth
 

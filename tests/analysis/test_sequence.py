@@ -11,8 +11,8 @@ from rsciio import emd
 from atomsight.analysis.sequence import analyze_sequence, read_movie, track_movies, write_sequence
 from atomsight.analysis.sites import EVENT_KINDS
 from atomsight.cli import main
-from atomsight.labels import gaussian_label_maps
-from atomsight.predict import Predictor
+from atomsight.simulation.labels import gaussian_label_maps
+from atomsight.network.predict import Predictor
 
 
 def read_csv(path):
@@ -92,7 +92,7 @@ def test_atomsight_track_skips_an_empty_frame_and_numbers_frames_as_in_the_movie
     card = {"sampling": gold_movie.sampling, "input_channels": 1, "size_multiple": 8,
             "classes": ["background", "column"], "postprocess": {"method": "peaks", "threshold": 0.5}}
     stub = stub_movie_predictor(card, gold_movie.positions)
-    monkeypatch.setattr("atomsight.predict.load_predictor", lambda folder: stub)
+    monkeypatch.setattr("atomsight.network.predict.load_predictor", lambda folder: stub)
     frames = np.stack(gold_movie.frames)
     np.save(tmp_path / "movie.npy", np.insert(frames, 4, 0.0, axis=0))  # a dropped camera frame as frame 4
     with pytest.warns(UserWarning, match=r"movie.npy frame 4: constant"):
@@ -163,7 +163,7 @@ def movie_card(sampling):
 
 def test_atomsight_track_reads_an_emd_movie_with_its_calibration(gold_movie, tmp_path, monkeypatch):
     stub = stub_movie_predictor(movie_card(gold_movie.sampling), gold_movie.positions)
-    monkeypatch.setattr("atomsight.predict.load_predictor", lambda folder: stub)
+    monkeypatch.setattr("atomsight.network.predict.load_predictor", lambda folder: stub)
     path = tmp_path / "movie.emd"
     emd.file_writer(str(path), emd_signal(np.stack(gold_movie.frames), nm_per_pixel=gold_movie.sampling / 10))
     assert main(["track", "model", str(path), "--out", str(tmp_path / "out")]) == 0  # no --sampling: the file's
@@ -180,7 +180,7 @@ def test_atomsight_track_reads_an_emd_movie_with_its_calibration(gold_movie, tmp
 def test_a_movie_of_one_file_a_frame_skips_odd_sized_recalibrated_and_truncated_files(gold_movie, tmp_path,
                                                                                        monkeypatch):
     stub = stub_movie_predictor(movie_card(gold_movie.sampling), gold_movie.positions)
-    monkeypatch.setattr("atomsight.predict.load_predictor", lambda folder: stub)
+    monkeypatch.setattr("atomsight.network.predict.load_predictor", lambda folder: stub)
     folder = tmp_path / "run42"
     folder.mkdir()
     frames = list(gold_movie.frames)
@@ -209,7 +209,7 @@ def test_a_movie_of_one_file_a_frame_skips_odd_sized_recalibrated_and_truncated_
 
 
 def test_a_movie_without_calibration_needs_sampling(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("atomsight.predict.load_predictor", lambda folder: stub_movie_predictor(movie_card(0.1), []))
+    monkeypatch.setattr("atomsight.network.predict.load_predictor", lambda folder: stub_movie_predictor(movie_card(0.1), []))
     np.save(tmp_path / "movie.npy", np.random.default_rng(0).normal(size=(3, 20, 20)))
     assert main(["track", "model", str(tmp_path / "movie.npy"), "--out", str(tmp_path)]) == 2
     assert "movie.npy: the file holds no pixel size" in capsys.readouterr().err

@@ -1,16 +1,20 @@
 """Microscope files through RosettaSciIO: calibration against the files' own metadata, round trips, bad input."""
 
 import csv
+import importlib.util
+import re
+import struct
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
 from rsciio import digitalmicrograph, emd, tiff
 
-from atomsight.images import file_sampling, read_frames, read_image
+from atomsight.io.images import file_sampling, read_frames, read_image
 from atomsight.io.microscope_files import angstrom_per_pixel, read_microscope_file, resolve_sampling
-from atomsight.predict import Predictor, predict_images
+from atomsight.network.predict import Predictor, predict_images
 
 RNG = np.random.default_rng(11)
 
@@ -69,6 +73,145 @@ def test_a_truncated_dm3_is_refused_with_its_name(temul_files, tmp_path):
     path.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(ValueError, match=r"half.dm3: could not be read by rsciio.digitalmicrograph .* truncated"):
         read_microscope_file(path)
+
+
+# --- real files from hyperspy's and mrcfile's test data: .dm4, TIA .ser/.emi, TIFF, MRC, and what is no image ---
+
+TIA_DTYPES = {1: np.uint8, 2: np.uint16, 3: np.uint32, 4: np.int8, 5: np.int16, 6: np.int32, 7: np.float32}
+"""numpy type of each DataType code of a TIA .ser data element (FEI's Series File format)."""
+
+
+def ser_first_element(path):
+    """The header of the first 2D data element of a TIA .ser file, parsed by hand (FEI's Series File format)."""
+    raw = path.read_bytes()
+    byte_order, _, version, data_type_id = struct.unpack_from("<hhhi", raw, 0)
+    assert (byte_order, data_type_id) == (0x4949, 0x4122)  # little endian, 2D elements
+    offset = "<q" if version >= 0x220 else "<i"  # 64-bit file offsets from series version 0x220 on
+    first = struct.unpack_from(offset, raw, struct.unpack_from(offset, raw, 22)[0])[0]
+    keys = ("offset_x", "delta_x", "element_x", "offset_y", "delta_y", "element_y", "data_type", "size_x", "size_y")
+    return dict(zip(keys, struct.unpack_from("<ddiddihii", raw, first)))  # calibrations in m
+
+
+@pytest.mark.parametrize("suffix", [".emi", "_1.ser"])
+@pytest.mark.parametrize(("stem", "n_frames"), [("FEI_old/64x64_TEM_images_acquire", 1),
+                                                ("FEI_old/64x64x5_TEM_preview", 5),
+                                                ("FEI_new/128x128-TEM_search", 1)])  # series version 0x220
+def test_tia_pixel_size_is_the_ser_calibration_in_angstrom(hyperspy_io, stem, n_frames, suffix):
+    element = ser_first_element(hyperspy_io / f"{stem}_1.ser")
+    size = element["size_x"]
+    assert element["size_y"] == size and element["delta_y"] == element["delta_x"]
+    image = read_microscope_file(hyperspy_io / f"{stem}{suffix}")
+    assert image.frames.shape == (n_frames, size, size) and image.frames.dtype == TIA_DTYPES[element["data_type"]]
+    # 1 m = 1e10 Å; rsciio goes m -> nm and this module nm -> Å, two roundings of 1e-16 each.
+    assert image.sampling == pytest.approx(element["delta_x"] * 1e10, rel=1e-12)
+    assert image.frame(n_frames - 1).shape == (size, size)
+
+
+def test_dm4_pixel_size_is_its_calibration_tag_in_angstrom(hyperspy_io):
+    path = hyperspy_io / "dm4_2D_data/test-MonarcCL_mono-image.dm4"  # a Gatan MonoCL image, binned to 2 x 2 pixels
+    tags = digitalmicrograph.file_reader(str(path), lazy=True)[0]["original_metadata"]
+    dimensions = tags["ImageList"]["TagGroup0"]["ImageData"]["Calibrations"]["Dimension"]
+    [(unit, scale)] = {(dimensions[k]["Units"], dimensions[k]["Scale"]) for k in ("TagGroup0", "TagGroup1")}
+    assert unit in ("µm", "\u03bcm") and scale == pytest.approx(18.3253, rel=1e-5)  # square pixels
+    image = read_microscope_file(path)
+    assert (image.title, image.unit, image.frames.shape, image.frames.dtype) == ("MonoCL-image-rebin", unit, (1, 2, 2),
+                                                                                np.uint16)
+    # 1 µm = 1e4 Å, typed here; float multiplication by 1e4 is exact to the last bit or two.
+    assert image.sampling == pytest.approx(scale * 1e4, rel=1e-14)
+
+
+def test_a_dm3_with_an_image_and_a_line_plot_gives_the_image(hyperspy_io):
+    image = read_microscope_file(hyperspy_io / "dm3_2D_data/multi_signal.dm3")
+    assert (image.title, image.unit, image.frames.shape) == ("HAADF", "nm", (1, 512, 512))
+    assert image.sampling == pytest.approx(0.17751578, rel=1e-7)
+
+
+def dm_tiff_tags(path):
+    """DigitalMicrograph's private TIFF tags of the first page: units and scales of x (width) and y (height)."""
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages[0].tags
+        return {"unit_x": tags[65003].value, "unit_y": tags[65004].value,
+                "scale_x": tags[65009].value, "scale_y": tags[65010].value}
+
+
+def test_a_tiff_saved_by_digitalmicrograph_has_the_pixel_size_of_its_dm_tags(hyperspy_io):
+    path = hyperspy_io / "tiff_files/test_loading_image_saved_with_DM.tif"
+    tags = dm_tiff_tags(path)
+    assert tags["unit_x"] == tags["unit_y"] in ("µm", "\u03bcm") and tags["scale_x"] == tags["scale_y"]
+    image = read_microscope_file(path)
+    assert image.frames.shape == (1, 68, 68) and image.frames.dtype == np.int32
+    assert image.sampling == pytest.approx(tags["scale_x"] * 1e4, rel=1e-14)  # 1 µm = 1e4 Å
+
+
+def test_a_digitalmicrograph_tiff_stack_with_oblong_pixels_is_refused(hyperspy_io):
+    path = hyperspy_io / "tiff_files/test_loading_image_saved_with_DM_stack.tif"
+    tags = dm_tiff_tags(path)
+    assert tags["scale_y"] / tags["scale_x"] == pytest.approx(10, rel=1e-6)  # the file's own tags: 10:1 pixels
+    with pytest.raises(ValueError, match=r"DM_stack.tif: pixels of 16867.4 x 1686.74 Å, expected square pixels"):
+        read_microscope_file(path)
+
+
+def test_an_imagej_tiff_pixel_size_is_its_resolution_in_angstrom(hyperspy_io):
+    path = hyperspy_io / "tiff_files/test_loading_image_saved_with_imageJ.tif"
+    with tifffile.TiffFile(path) as tif:
+        pixels, per_units = tif.pages[0].tags["XResolution"].value  # a rational: pixels per unit
+        assert tif.pages[0].tags["YResolution"].value == (pixels, per_units)
+        assert tif.imagej_metadata["unit"] == "micron"
+    image = read_microscope_file(path)
+    assert image.frames.shape == (1, 68, 68) and image.frames.dtype == np.float32
+    assert image.sampling == pytest.approx(per_units / pixels * 1e4, rel=1e-12)  # 1 µm = 1e4 Å
+
+
+def test_an_olympus_sis_tiff_gives_its_calibrated_image_not_its_rgb_preview(hyperspy_io):
+    path = hyperspy_io / "tiff_files/olympus_SIS.tif"
+    with tifffile.TiffFile(path) as tif:
+        assert [(p.shape, p.dtype) for p in tif.pages] == [((101, 112, 3), np.uint8), ((101, 112), np.uint16)]
+        sis = tif.pages[1].tags["OlympusSIS"].value  # pixel sizes [m], here of a 600 000x TEM image
+    assert sis["pixelsizex"] == pytest.approx(sis["pixelsizey"], rel=1e-12)
+    image = read_microscope_file(path)
+    assert image.frames.shape == (1, 101, 112) and image.frames.dtype == np.uint16
+    # rsciio rounds the pixel size to whole 1e-15 m = 1e-5 Å, so it is up to 5e-6 Å off.
+    assert image.sampling == pytest.approx(sis["pixelsizex"] * 1e10, abs=5e-6)
+    assert image.frame(0).shape == (101, 112)  # uncompressed, unlike the JPEG preview (which needs imagecodecs)
+
+
+@pytest.mark.parametrize(("name", "shape"), [("epu2.9_example.mrc", (4096, 4096)), ("fei-extended.mrc", (3838, 3710))])
+def test_an_epu_mrc_pixel_size_is_its_cell_over_its_grid_in_angstrom(mrc_files, name, shape):
+    path = mrc_files[name]
+    header = np.fromfile(path, dtype="<i4", count=256)  # MRC2014 standard header
+    (nx, ny, nz, mode), (mx, my), (cell_x, cell_y) = header[0:4], header[7:9], header[10:12].view("<f4")
+    extended_bytes, extended_type = int(header[23]), header[26:27].tobytes()
+    assert ((ny, nx), nz, mode, extended_type in (b"FEI1", b"FEI2")) == (shape, 1, 6, True)  # mode 6: uint16
+    with open(path, "rb") as stream:  # EPU's own record: 'Pixel size X' and 'Y' [m] at byte 156 of the FEI header
+        stream.seek(1024 + 156)
+        fei_x, fei_y = struct.unpack("<dd", stream.read(16))
+    image = read_microscope_file(path)
+    assert image.frames.shape == (1, *shape) and image.frames.dtype == np.uint16
+    # The rows' spacing: the float32 cell length over the grid, divided in float64.
+    assert image.sampling == pytest.approx(float(cell_y) / my, rel=1e-12)
+    # The columns' spacing and EPU's float64 record agree to the float32 rounding of the cell lengths (6e-8).
+    assert image.sampling == pytest.approx(float(cell_x) / mx, rel=2e-7)
+    assert image.sampling == pytest.approx(fei_x * 1e10, rel=2e-7) and fei_y == fei_x
+    pixels = np.memmap(path, dtype="<u2", mode="r", offset=1024 + extended_bytes, shape=shape)
+    np.testing.assert_array_equal(image.frame(0), pixels)  # the data start after the extended header
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("dm3_2D_data/test_diffraction_pattern.dm3", r"image axes in reciprocal unit '1/nm'"),
+    ("FEI_old/64x64_diffraction_acquire.emi", r"image axes in reciprocal unit '1 / nm'"),
+    ("dm3_1D_data/test-EELS_spectrum.dm3", r"no real-space image found \(signals: 'EELS Acquire' \(2048,\)\)"),
+    ("dm4_3D_data/EELS_SI.dm4", r"signal 'EELS_SI' \(2048, 2, 2\) has its leading axis 'Energy loss' in 'eV'"),
+    ("FEI_old/16x16-spectrum_image-5x5x1024.emi", r"image axes in unit 'eV', expected a length"),
+])
+def test_real_diffraction_patterns_and_spectra_are_refused_with_their_name(hyperspy_io, name, message):
+    with pytest.raises(ValueError, match=re.escape(Path(name).name) + ": " + message):
+        read_microscope_file(hyperspy_io / name)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sparse") is not None, reason="sparse is installed: rsciio reads it")
+def test_a_velox_spectrum_image_names_the_optional_package_rsciio_needs(hyperspy_io):
+    with pytest.raises(ValueError, match=r"fei_emd_si.emd: rsciio.emd needs an optional package .*'sparse'"):
+        read_microscope_file(hyperspy_io / "emd_files/fei_emd_si.emd")
 
 
 # --- round trips through RosettaSciIO's writers and the MRC standard -----------------------------------------
@@ -138,6 +281,7 @@ def test_complex_exit_waves_are_read_as_their_intensity(tmp_path):
 @pytest.mark.parametrize(
     ("scale", "unit", "expected"),
     [(0.5, "nm", 5.0), (2e-4, "µm", 2.0), (2e-4, "\u03bcm", 2.0), (3.0, "Å", 3.0), (40.0, "pm", 0.4),
+     (2e-11, "m", 0.2),
      (1.0, None, None), (1.0, "", None), (1.0, "px", None), (0.0, "nm", None)],
 )
 def test_units_convert_to_angstrom(scale, unit, expected):

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from atomsight.microscope import Microscope, MicroscopeSettings, fixed_parameters, stack_parameters
 from atomsight.microscope.detector import apply_mtf, gaussian_blur, mtf, poisson_counts
-from atomsight.spectra import band_limited_spectra
+from atomsight.microscope.spectra import band_limited_spectra
 
 # Eq. 5, MTF(q) = (1 - c1) / (1 + (q / (2 c2 q_N))^c3) + c1 with q_N = 0.5 cycles/pixel, by hand:
 # c1 = 0.1, c2 = 0.5, c3 = 2.5: 2 c2 q_N = 0.5, so MTF(0) = 1, MTF(q_N) = 0.9 / 2 + 0.1 = 0.55 and

@@ -6,9 +6,9 @@ import tensorflow as tf
 from ase import Atoms
 from scipy import stats
 
-from atomsight.labels import gaussian_label_maps
+from atomsight.simulation.labels import gaussian_label_maps
 from atomsight.microscope import MicroscopeSettings, draw, fixed_parameters, stack_parameters
-from atomsight.simulate import exit_wave
+from atomsight.simulation.simulate import exit_wave
 
 ATOM = (3.1, 7.9)  # an asymmetric place, so every symmetry moves it somewhere else
 
@@ -107,3 +107,43 @@ def test_drift_blur_damps_the_spectrum_by_its_width_in_angstrom_at_the_drawn_sam
     # Measured: 2e-5 of the contrast (float32); blurring by 0.4 / 0.115 pixels (the nominal sampling)
     # instead differs by 0.14 of it.
     assert np.abs(images[1] - expected)[inner, inner].max() < 0.01 * sharp_contrast
+
+
+def test_a_curriculum_starts_at_its_ranges_and_widens_linearly_to_the_full_ones(config_of):
+    settings = MicroscopeSettings.from_config(config_of(), 80e3, {"steps": 10, "start": {"defocus": [-80.0, -60.0],
+                                                                                          "dose": [1e3, 1e4]}})
+    extent = tf.constant([43.2, 43.2])
+
+    def drawn(progress, name):
+        values = [draw(tf.constant([3, i], tf.int64), settings, extent, tf.constant(progress))[name] for i in range(400)]
+        return np.array(values)
+
+    start, middle, end = (drawn(p, "defocus") for p in (0.0, 0.5, 1.0))
+    assert start.min() >= -80.0 and start.max() <= -60.0
+    # Halfway, the range is [-140, 70]: halfway between [-80, -60] and the full [-200, 200].
+    assert middle.min() >= -140.0 and middle.max() <= 70.0 and middle.min() < -130.0 and middle.max() > 60.0
+    assert end.min() < -190.0 and end.max() > 190.0
+    log_dose = np.log10(drawn(0.5, "dose"))  # from [3, 4] towards [1, 4] in log10: [2, 4] halfway
+    assert log_dose.min() >= 2.0 - 1e-5 and log_dose.max() <= 4.0 + 1e-5 and log_dose.min() < 2.1
+    # Parameters outside the curriculum keep their full range from the start.
+    cs = drawn(0.0, "Cs")
+    assert cs.min() < -1.8e5 and cs.max() > 1.8e5
+
+
+def test_contrast_weights_grow_with_the_noise_free_contrast_up_to_one(sheet_wave, make_microscope):
+    microscope, spectra, label_spectra = make_microscope(sheet_wave, image_size=128)
+    settings = microscope.settings
+    # Near the negative-Cs optimum graphene's contrast is several percent; at Cs = C10 = 0 a pure
+    # phase object has almost none (its contrast comes from the band limit alone).
+    params = stack_parameters([fixed_parameters(settings, defocus=-80.0, Cs=-1.2e5, focal_spread=20.0),
+                               fixed_parameters(settings, defocus=0.0, Cs=0.0, C5=0.0, focal_spread=20.0)])
+    batch = tf.concat([spectra, spectra], axis=0), tf.concat([label_spectra, label_spectra], axis=0)
+    intensities = microscope.intensities(batch[0], params).numpy()
+    contrast = intensities.std(axis=(2, 3)).mean(1) / intensities.mean(axis=(2, 3)).mean(1)
+    assert contrast[0] > 0.03 and contrast[1] < 0.01
+    images, labels, weights = microscope.weighted(*batch, params, full_weight_contrast=0.02)
+    np.testing.assert_allclose(weights.numpy()[:, 0, 0], np.minimum(contrast / 0.02, 1.0), rtol=1e-4)
+    assert weights.shape == (2, 128, 128) and np.ptp(weights.numpy(), axis=(1, 2)).max() == 0
+    unweighted = microscope(*batch, params)
+    np.testing.assert_array_equal(images, unweighted[0])
+    np.testing.assert_array_equal(labels, unweighted[1])

@@ -5,7 +5,7 @@ import os
 from atomsight.analysis.sequence import movie_files
 from atomsight.config import validate_config
 from atomsight.device import gpu_available
-from atomsight.splits import SPLITS, shard_count, shard_name
+from atomsight.simulation.splits import SPLITS, shard_count, shard_name
 
 # Fills in the schema's defaults (workflow/schemas/config.schema.yaml) and stops with a
 # message naming the key when a value is invalid.

@@ -52,6 +52,47 @@ rule evaluate_model:
         "../scripts/evaluate_model.py"
 
 
+rule evaluate_grid:
+    input:
+        model=f"{RESULTS}/training/{{system}}/model.keras",
+        test=lambda wildcards: shard_stores(wildcards.system, "test"),
+        train=lambda wildcards: shard_stores(wildcards.system, "train"),
+    output:
+        table=f"{RESULTS}/eval/{{system}}/grid/grid.csv",
+        summary=f"{RESULTS}/eval/{{system}}/grid/grid.json",
+        f1=report(
+            f"{RESULTS}/eval/{{system}}/grid/grid_f1.png",
+            caption="../report/grid.rst",
+            category="Evaluation",
+        ),
+        rmse=report(
+            f"{RESULTS}/eval/{{system}}/grid/grid_rmse.png",
+            caption="../report/grid.rst",
+            category="Evaluation",
+        ),
+        contrast=report(
+            f"{RESULTS}/eval/{{system}}/grid/grid_contrast.png",
+            caption="../report/grid.rst",
+            category="Evaluation",
+        ),
+        dose=report(
+            f"{RESULTS}/eval/{{system}}/grid/grid_dose.png",
+            caption="../report/grid.rst",
+            category="Evaluation",
+        ),
+    log:
+        f"{RESULTS}/logs/evaluate_grid/{{system}}.log",
+    conda:
+        conda_env("tensorflow")
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=4 * 60,
+        gpu=1 if uses_gpu("tensorflow") else 0,
+    script:
+        "../scripts/evaluate_grid.py"
+
+
 rule export_model:
     input:
         model=f"{RESULTS}/training/{{system}}/model.keras",

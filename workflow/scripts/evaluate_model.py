@@ -1,4 +1,4 @@
-"""Snakemake script: evaluate a trained model on the test split (atomsight.evaluate.evaluate)."""
+"""Snakemake script: evaluate a trained model on the test split (atomsight.evaluation.evaluate.evaluate)."""
 
 from pathlib import Path
 
@@ -8,7 +8,7 @@ with log_to(snakemake.log[0]):
     from atomsight.device import select_tensorflow_device
 
     select_tensorflow_device(snakemake.config["device"])
-    from atomsight.evaluate import evaluate
+    from atomsight.evaluation.evaluate import evaluate
 
     evaluate(
         snakemake.config["systems"][snakemake.wildcards.system],

@@ -1,10 +1,10 @@
-"""Snakemake script: simulate one shard of exit waves (atomsight.exitwaves.build_shard)."""
+"""Snakemake script: simulate one shard of exit waves (atomsight.simulation.exitwaves.build_shard)."""
 
 from atomsight.logs import log_to
 
 with log_to(snakemake.log[0]):
     from atomsight.device import resolve_device
-    from atomsight.exitwaves import build_shard
+    from atomsight.simulation.exitwaves import build_shard
 
     build_shard(
         snakemake.config["systems"][snakemake.wildcards.system],

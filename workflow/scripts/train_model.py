@@ -1,4 +1,4 @@
-"""Snakemake script: train a system's network (atomsight.train.train), resuming an interrupted run."""
+"""Snakemake script: train a system's network (atomsight.network.train.train), resuming an interrupted run."""
 
 from pathlib import Path
 
@@ -8,7 +8,7 @@ with log_to(snakemake.log[0]):
     from atomsight.device import select_tensorflow_device
 
     select_tensorflow_device(snakemake.config["device"])
-    from atomsight.train import train
+    from atomsight.network.train import train
 
     train(
         snakemake.config["systems"][snakemake.wildcards.system],

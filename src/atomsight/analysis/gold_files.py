@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-from ..atomic import atomic_path, write_csv_rows
+from ..io.atomic import atomic_path, write_csv_rows
 from .gold import GOLD_LATTICE_CONSTANT, GoldAnalysis, analyze_gold, column_distances
 
 OUTPUT_SUFFIXES = ("_columns.csv", "_pairs.csv", "_outline.csv", "_summary.json", "_columns.png", "_spacings.png")

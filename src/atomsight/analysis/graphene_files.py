@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..io.atomic import atomic_path
 from .graphene import BOND_LENGTH, GrapheneAnalysis, analyze_graphene
 from .graphene_plots import plot_bond_lengths, plot_rings, plot_strain
 

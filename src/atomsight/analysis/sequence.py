@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tifffile
 
-from ..atomic import write_csv_rows
-from ..images import check_sampling, file_sampling
+from ..io.atomic import write_csv_rows
+from ..io.images import check_sampling, file_sampling
 from ..io.microscope_files import FORMATS, SAMPLING_TOLERANCE, read_microscope_file, resolve_sampling
 from .drift import corrected, register, shifted
 from .sequence_plots import plot_drift, plot_site_map, write_overlay_gif
@@ -41,7 +41,7 @@ from .sites import EVENT_KINDS, Sites, find_sites
 from .tracking import Tracks, link
 
 if TYPE_CHECKING:
-    from ..predict import Predictor
+    from ..network.predict import Predictor
 
 MOVIE_SUFFIXES = (".npy", *FORMATS)
 """Extensions of the movies :func:`read_movie` reads: a ``.npy`` array (N, H, W), a multi-page TIFF, or a stack or
@@ -223,7 +223,7 @@ def read_movie(paths: str | Path | Sequence[str | Path]) -> Movie:
     Skipped with a warning naming the file and the frame, the others still read: a frame
     that is not a grey image, of another shape than the first usable frame, not finite,
     constant (a dropped camera frame) or unreadable (a truncated file); and every frame of a
-    file whose pixel size (:func:`atomsight.images.file_sampling`) differs from the first
+    file whose pixel size (:func:`atomsight.io.images.file_sampling`) differs from the first
     usable frame's file's by more than :data:`atomsight.io.microscope_files.SAMPLING_TOLERANCE`,
     or that is calibrated when that one is not or the other way round. In a movie of several
     files, a file that cannot be read at all (truncated, a colour image, an unknown unit) is
@@ -392,7 +392,7 @@ def track_movies(
     ----------
     model : str, pathlib.Path or Predictor
         An exported model folder (``results/models/<system>``) or a loaded
-        :class:`atomsight.predict.Predictor`.
+        :class:`atomsight.network.predict.Predictor`.
     movies : sequence of path or of sequences of path
         Movies (:func:`read_movie`): each a file, or the files of one movie in frame order.
         The results of each are prefixed by :func:`movie_name`.
@@ -403,7 +403,7 @@ def track_movies(
     max_displacement, site_radius : float
         See :func:`analyze_sequence` [Å].
     tile : int
-        Tile side for large frames [pixels at the model's sampling] (:func:`atomsight.predict.predict_images`).
+        Tile side for large frames [pixels at the model's sampling] (:func:`atomsight.network.predict.predict_images`).
 
     Returns
     -------
@@ -436,7 +436,7 @@ def track_movie(
     ----------
     model : str, pathlib.Path or Predictor
         An exported model folder (``results/models/<system>``) or a loaded
-        :class:`atomsight.predict.Predictor`.
+        :class:`atomsight.network.predict.Predictor`.
     paths : path or sequence of path
         The movie's file, or its files in frame order (:func:`read_movie`).
     out : str or pathlib.Path
@@ -450,7 +450,7 @@ def track_movie(
     max_displacement, site_radius : float
         See :func:`analyze_sequence` [Å].
     tile : int
-        Tile side for large frames [pixels at the model's sampling] (:func:`atomsight.predict.predict_images`).
+        Tile side for large frames [pixels at the model's sampling] (:func:`atomsight.network.predict.predict_images`).
 
     Returns
     -------
@@ -471,7 +471,7 @@ def track_movie(
 
 def _single_frame_predictor(model: str | Path | Predictor) -> Predictor:
     """Return a loaded predictor of single images; load it if ``model`` is an exported model folder."""
-    from ..predict import Predictor, load_predictor
+    from ..network.predict import Predictor, load_predictor
 
     predictor = model if isinstance(model, Predictor) else load_predictor(model)
     if predictor.card["input_channels"] != 1:
@@ -481,6 +481,6 @@ def _single_frame_predictor(model: str | Path | Predictor) -> Predictor:
 
 
 def _find_atoms(predictor: Predictor, frame: np.ndarray, *, sampling: float, tile: int) -> np.ndarray:
-    """Return the (x, y) [Å] of the atoms a loaded :class:`atomsight.predict.Predictor` finds in one frame (H, W)."""
+    """Return the (x, y) [Å] of the atoms a loaded :class:`atomsight.network.predict.Predictor` finds in one frame (H, W)."""
     return predictor.find(frame[..., None], sampling=sampling, tile=tile)[2] * sampling
 

@@ -1,7 +1,7 @@
 """Figures of a sequence analysis: occupancy and events maps, drift trace, animated overlay.
 
 Maps show the mean of the registered frames (frame 0's grid) with x [Å] down and y [Å]
-to the right, as the overlays of :mod:`atomsight.predict`, a scale bar, and the sites
+to the right, as the overlays of :mod:`atomsight.network.predict`, a scale bar, and the sites
 coloured by a quantity with its colour bar.
 """
 
@@ -19,7 +19,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from skimage.draw import circle_perimeter
 from skimage.transform import resize
 
-from ..atomic import atomic_path
+from ..io.atomic import atomic_path
 
 GIF_SIDE = 256
 """Largest side of the animated overlay [pixels]; larger frames are scaled down."""

@@ -9,11 +9,14 @@ Rules
   Berkeley (NCEM) ``.emd``, FEI TIA ``.ser``/``.emi``, ``.mrc`` and calibrated
   ``.tif``/``.tiff`` (as written by DigitalMicrograph, Velox, ImageJ or HyperSpy).
 - The image is the last two array axes of a signal (x along the first of them, y along
-  the second, as everywhere in atomsight). One more leading axis is the frame axis of a
-  stack or movie; a signal of more than three axes (4D-STEM, spectrum images) is refused.
+  the second, as everywhere in atomsight). One more leading axis, in time or without a
+  unit (:data:`FRAME_UNITS`), is the frame axis of a stack or movie; a leading axis in any
+  other unit (the energy-loss axis of an EELS spectrum image, which DigitalMicrograph
+  stores first) and a signal of more than three axes (4D-STEM) are refused.
 - A file holding several signals (a Velox file with HAADF and DF images, or an EDS map)
-  gives its first signal whose image axes are in length units or uncalibrated; the
-  titles of the others are logged.
+  gives its first signal whose image axes are in length units or uncalibrated and whose
+  values are numbers (not the RGB preview an Olympus SIS TIFF stores first); the titles of
+  the others are logged.
 - Pixel size: the scale of the two image axes, converted to Å from their unit
   (:data:`ANGSTROM_PER_UNIT`). Axes without a unit, in pixels or with a non-positive
   scale are uncalibrated (``sampling`` is None); a reciprocal unit (a diffraction
@@ -30,10 +33,12 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask.array as da
 import numpy as np
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +50,15 @@ FORMATS = {
 
 ANGSTROM_PER_UNIT = {
     "pm": 0.01, "Å": 1.0, "\u212b": 1.0, "A": 1.0, "angstrom": 1.0, "nm": 10.0, "µm": 1e4, "\u03bcm": 1e4, "um": 1e4,
+    "m": 1e10,
 }
 """Length of one unit [Å], for the units of image axes that microscope files use (µ as micro sign or Greek mu)."""
 
 UNCALIBRATED_UNITS = {None, "", "<undefined>", "px", "pixel", "pixels"}
 """Units of image axes that carry no physical length."""
+
+FRAME_UNITS = UNCALIBRATED_UNITS | {"s", "ms", "µs", "\u03bcs", "us", "ns", "min"}
+"""Units of the frame axis of an image sequence: time, or none (a stack)."""
 
 SQUARE_TOLERANCE = 1e-3
 """Largest relative difference of the two pixel sides [Å] still taken as square pixels."""
@@ -161,8 +170,9 @@ def read_microscope_file(path: str | Path) -> MicroscopeImage:
         If the file does not exist.
     ValueError
         If the extension is not supported, the file cannot be parsed (truncated or
-        corrupt), holds no image, has more than one frame axis, image axes in a
-        reciprocal or unknown unit, or pixels that are not square. The message names the file.
+        corrupt, or rsciio lacks an optional package for it), holds no image, has more
+        than one frame axis or one in a unit other than time, image axes in a reciprocal
+        or unknown unit, or pixels that are not square. The message names the file.
     """
     path = Path(path)
     plugin = FORMATS.get(path.suffix.lower())
@@ -174,8 +184,10 @@ def read_microscope_file(path: str | Path) -> MicroscopeImage:
     planes = [s for s in signals if s["data"].ndim >= 2]
     images = [s for s in planes if _is_image(s)]
     if not images:
-        for axis in _image_axes(planes[0]) if planes else []:
-            angstrom_per_pixel(1.0, axis.get("units"), path=path)  # raises for a reciprocal or unknown unit
+        if planes and all(s["data"].dtype.names is not None for s in planes):
+            raise ValueError(f"{path}: a colour image (RGB samples), expected grey-level images")
+        if planes:
+            _refuse_unit_of(path, planes[0])
         found = ", ".join(f"{_title(s)!r} {s['data'].shape}" for s in signals)
         raise ValueError(f"{path}: no real-space image found (signals: {found or 'none'}), expected an image or a"
                          " sequence of images with length or uncalibrated axes")
@@ -191,6 +203,8 @@ def _read_signals(path: Path, plugin: str) -> list[dict[str, Any]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # rsciio warns about metadata it does not map
             return list(reader(str(path), lazy=True))
+    except ImportError as error:  # e.g. Velox EDS spectrum images need the package 'sparse'
+        raise ValueError(f"{path}: rsciio.{plugin} needs an optional package to read this file ({error})") from error
     except Exception as error:  # noqa: BLE001 - the plugins raise anything from struct.error to KeyError
         raise ValueError(f"{path}: could not be read by rsciio.{plugin} ({type(error).__name__}: {error}); is the"
                          " file truncated or corrupt?") from error
@@ -201,22 +215,42 @@ def _title(signal: dict[str, Any]) -> str:
     return str(signal.get("metadata", {}).get("General", {}).get("title", ""))
 
 
-def _image_axes(signal: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the axes of the last two array dimensions (x, then y), in array order."""
+def _array_axes(signal: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the axes of a signal in array order."""
     axes = signal["axes"]
     if all("index_in_array" in a for a in axes):
         axes = sorted(axes, key=lambda a: int(a["index_in_array"]))
-    return axes[-2:]
+    return axes
+
+
+def _image_axes(signal: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the axes of the last two array dimensions (x, then y), in array order."""
+    return _array_axes(signal)[-2:]
 
 
 def _is_image(signal: dict[str, Any]) -> bool:
-    """Whether the two image axes of a signal share one unit that is a length or no unit."""
+    """Whether a signal holds numbers (not RGB) on two image axes of one unit, a length or none, and frames in time."""
     units = {a.get("units") for a in _image_axes(signal)}
-    return len(units) == 1 and units <= set(ANGSTROM_PER_UNIT) | UNCALIBRATED_UNITS
+    frame_units = {a.get("units") for a in _array_axes(signal)[:-2]}
+    return (signal["data"].dtype.names is None and len(units) == 1
+            and units <= set(ANGSTROM_PER_UNIT) | UNCALIBRATED_UNITS and frame_units <= FRAME_UNITS)
+
+
+def _refuse_unit_of(path: Path, signal: dict[str, Any]) -> None:
+    """Raise a ValueError naming ``path`` if an axis of ``signal`` is in a unit no image has; else return."""
+    for axis in _image_axes(signal):
+        angstrom_per_pixel(1.0, axis.get("units"), path=path)  # raises for a reciprocal or unknown unit
+    for axis in _array_axes(signal)[:-2]:
+        if axis.get("units") not in FRAME_UNITS:
+            raise ValueError(f"{path}: signal {_title(signal)!r} {tuple(signal['data'].shape)} has its leading axis"
+                             f" {axis.get('name')!r} in {axis.get('units')!r} (a spectrum image?), expected frames"
+                             " along time or an axis without a unit")
 
 
 def _microscope_image(path: Path, signal: dict[str, Any]) -> MicroscopeImage:
     """Build a :class:`MicroscopeImage` from one signal dictionary."""
+    import dask.array as da  # here, not at the top: reading .npy or .png images needs no dask (0.2-0.4 s to import)
+
     data = signal["data"]
     data = data if isinstance(data, da.Array) else da.from_array(data)
     if data.ndim > 3:

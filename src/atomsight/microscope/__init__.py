@@ -74,8 +74,11 @@ class Microscope:
 
     def images(self, spectra: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
         """Training images (B, M, M, F) of exit-wave spectra (B, Kx, Ky), before the symmetry transform."""
+        return self._record(self.intensities(spectra, params), params)
+
+    def _record(self, images: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
+        """Noise-free intensities (B, F, M, M) to recorded, normalised images (B, M, M, F)."""
         settings = self.settings
-        images = self.intensities(spectra, params)
         if settings.ranges["blur"][1] > 0:
             images = gaussian_blur(images, params["blur"] / params["sampling"], pad=self.blur_pad)
         if settings.ranges["dose"] is not None:
@@ -103,6 +106,30 @@ class Microscope:
         maps = maps / tf.maximum(total, 1.0)
         background = tf.clip_by_value(1.0 - total, 0.0, 1.0)
         return tf.concat([background, maps], axis=-1)
+
+    def weighted(
+        self, spectra: tf.Tensor, label_spectra: tf.Tensor, params: dict[str, tf.Tensor], *, full_weight_contrast: float
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Return (images, labels, weights) of a batch: :meth:`__call__` plus a loss weight per pixel.
+
+        An image's weight is min(1, c / ``full_weight_contrast``), where c is its
+        noise-free contrast (standard deviation over mean of the intensity, averaged
+        over a focal series' images): images whose atoms the optics made invisible
+        weigh little, so they do not pull the network towards answering "background"
+        everywhere. Weights are (B, M, M), the same for every pixel of an image.
+        """
+        intensities = self.intensities(spectra, params)
+        contrast = tf.reduce_mean(
+            tf.math.reduce_std(intensities, axis=(2, 3)) / tf.reduce_mean(intensities, axis=(2, 3)), axis=1
+        )
+        weight = tf.minimum(contrast / full_weight_contrast, 1.0)
+        size = self.settings.image_size
+        transform = params["dihedral"]
+        return (
+            dihedral(self._record(intensities, params), transform),
+            dihedral(self.labels(label_spectra, params), transform),
+            tf.broadcast_to(weight[:, None, None], (tf.shape(weight)[0], size, size)),
+        )
 
     def __call__(
         self, spectra: tf.Tensor, label_spectra: tf.Tensor, params: dict[str, tf.Tensor]

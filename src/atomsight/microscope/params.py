@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import tensorflow as tf
-from abtem.core.energy import energy2wavelength
-
-from ..config import largest_field_of_view
 
 ENVELOPE_FLOOR = 1e-4
 """Frequencies where the temporal envelope (at the smallest focal spread) is below this are cut."""
@@ -49,6 +46,10 @@ class MicroscopeSettings:
         Width of the local normalisation window [Å].
     augment : bool
         Whether random rotations by 90 degrees and mirroring are applied.
+    curriculum_start : dict
+        Starting (low, high) of the parameters a curriculum widens (empty: none); a
+        stream's ranges go linearly from these to :attr:`ranges` (``dose`` on a log
+        scale) as its progress goes from 0 to 1.
     """
 
     energy: float
@@ -62,10 +63,19 @@ class MicroscopeSettings:
     mtf: bool
     normalization_sigma: float | None
     augment: bool
+    curriculum_start: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, microscope: Mapping[str, Any], energy: float) -> MicroscopeSettings:
-        """Build the settings from a system's validated ``microscope`` section and energy [eV]."""
+    def from_config(
+        cls, microscope: Mapping[str, Any], energy: float, curriculum: Mapping[str, Any] | None = None
+    ) -> MicroscopeSettings:
+        """Build the settings from a system's validated ``microscope`` section and energy [eV].
+
+        ``curriculum`` is the system's ``training.curriculum`` section, whose ``start``
+        ranges the training stream begins with (None or no ``start``: none).
+        """
+        from abtem.core.energy import energy2wavelength  # here, so that applying a model does not import abTEM
+
         mtf = microscope["mtf"]
         ranges: dict[str, tuple[float, float] | None] = {
             key: tuple(microscope[key]) for key in ("defocus", "Cs", "C5", "astigmatism", "focal_spread", "blur")
@@ -85,11 +95,14 @@ class MicroscopeSettings:
             mtf=mtf is not None,
             normalization_sigma=microscope["normalization_sigma"],
             augment=bool(microscope["augment"]),
+            curriculum_start={key: tuple(value) for key, value in ((curriculum or {}).get("start") or {}).items()},
         )
 
     @property
     def largest_field_of_view(self) -> float:
         """Side of the largest image that can be drawn [Å] (see :func:`atomsight.config.largest_field_of_view`)."""
+        from ..config import largest_field_of_view  # here, so that applying a model does not import jsonschema
+
         return largest_field_of_view(self.image_size, self.sampling, self.scale_jitter)
 
     @property
@@ -115,7 +128,18 @@ class MicroscopeSettings:
         return min(limits)
 
 
-def draw(seed: tf.Tensor, settings: MicroscopeSettings, extent: tf.Tensor) -> dict[str, tf.Tensor]:
+def _range(settings: MicroscopeSettings, name: str, progress: tf.Tensor | None) -> tuple[Any, Any]:
+    """(low, high) of a parameter at a curriculum's progress in [0, 1] (None: the full range)."""
+    full = settings.ranges[name]
+    start = settings.curriculum_start.get(name)
+    if progress is None or start is None:
+        return full
+    return tuple(a + progress * (b - a) for a, b in zip(start, full))
+
+
+def draw(
+    seed: tf.Tensor, settings: MicroscopeSettings, extent: tf.Tensor, progress: tf.Tensor | None = None
+) -> dict[str, tf.Tensor]:
     """Draw the microscope of one image from a stateless seed.
 
     Parameters
@@ -126,6 +150,10 @@ def draw(seed: tf.Tensor, settings: MicroscopeSettings, extent: tf.Tensor) -> di
         The ranges.
     extent : tf.Tensor
         Periodic extent (x, y) of the exit wave [Å], shape (2,).
+    progress : tf.Tensor, optional
+        Progress of a curriculum in [0, 1] (float32 scalar): the ranges of the
+        parameters in ``settings.curriculum_start`` lie that far from their start to
+        their full ranges (``dose`` in log). None: the full ranges.
 
     Returns
     -------
@@ -139,12 +167,18 @@ def draw(seed: tf.Tensor, settings: MicroscopeSettings, extent: tf.Tensor) -> di
     draws_seed, noise_seed = tf.unstack(tf.random.split(seed, 2))
     names = [*UNIFORM, "astigmatism_angle", "dose", "sampling", "shift_x", "shift_y", "dihedral"]
     u = dict(zip(names, tf.unstack(tf.random.stateless_uniform([len(names)], draws_seed, dtype=tf.float32))))
-    values = {name: settings.ranges[name][0] + u[name] * (settings.ranges[name][1] - settings.ranges[name][0]) for name in UNIFORM}
+    values = {}
+    for name in UNIFORM:
+        low, high = _range(settings, name, progress)
+        values[name] = low + u[name] * (high - low)
     values["astigmatism_angle"] = 2 * math.pi * u["astigmatism_angle"]
     if settings.ranges["dose"] is None:
         values["dose"] = tf.constant(0.0)
     else:
+        start = settings.curriculum_start.get("dose")
         low, high = (math.log(v) for v in settings.ranges["dose"])
+        if progress is not None and start is not None:
+            low, high = (math.log(a) + progress * (b - math.log(a)) for a, b in zip(start, (low, high)))
         values["dose"] = tf.exp(low + u["dose"] * (high - low))
     values["sampling"] = settings.sampling * (1 + settings.scale_jitter * (2 * u["sampling"] - 1))
     extent = tf.cast(extent, tf.float32)

@@ -12,7 +12,7 @@ import ase.io
 from ase import Atoms
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_path
+from ..io.atomic import atomic_path
 from ..rng import structure_rng
 from .graphene import graphene_like
 from .nanoparticle import fcc_nanoparticle

@@ -1,0 +1,232 @@
+"""Evaluation on held-out simulations: detections matched to the true atoms or columns, per dose.
+
+The ``test`` split, which neither training nor tuning sees, is imaged at every
+configured dose with the other microscope parameters drawn from fixed seeds (the same
+microscope for a structure at every dose), so the curves show the effect of the dose
+alone. Each score comes with a confidence interval from a bootstrap over the test
+structures, the independent units of the evaluation (the images of one structure share
+its atoms). Written to ``results/eval/<system>/``:
+``metrics.json``, ``f1_vs_dose.png``, ``overlays.png`` and, for column counting,
+``count_errors.png``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from ..io.atomic import write_json
+from ..microscope.data import SpectraSource
+from .plots import plot_count_errors, plot_f1, plot_overlays
+from .metrics import SCORES, Scores, aggregate, bootstrap_intervals, count_errors, match, recall_by_group, scores_of
+from ..microscope import draw, stack_parameters
+from ..network.model import load_model
+from ..network.postprocess import detect
+from ..io.store import read_ground_truth
+from ..structures.build import read_structures
+from ..structures.environments import atom_environments
+
+log = logging.getLogger(__name__)
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+"""A network's forward pass: images (N, H, W, F) to probability maps (N, H, W, 1 + C)."""
+
+
+def visible_positions(
+    positions: np.ndarray, *, shift: np.ndarray, sampling: float, size: int, extent: Sequence[float], margin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the pixel positions (i, j) of atoms inside an image, and which atom each one is.
+
+    Pixel (i, j) lies at (shift_x + i s, shift_y + j s) of the periodic cell; every
+    periodic image of an atom at least ``margin`` pixels inside the image counts.
+    """
+    extent = np.asarray(extent)
+    pixels, owners = [], []
+    for nx in (-1, 0, 1):
+        for ny in (-1, 0, 1):
+            offset = (np.mod(positions - shift, extent) + np.array([nx, ny]) * extent) / sampling
+            inside = np.all((offset >= margin) & (offset <= size - 1 - margin), axis=1)
+            pixels.append(offset[inside])
+            owners.append(np.flatnonzero(inside))
+    return np.concatenate(pixels), np.concatenate(owners)
+
+
+def inside_margin(pixels: np.ndarray, size: int, margin: float) -> np.ndarray:
+    """Whether each position (n, 2) [pixels] lies at least ``margin`` pixels inside an image of ``size`` pixels."""
+    return np.all((pixels >= margin) & (pixels <= size - 1 - margin), axis=1)
+
+
+def evaluate(
+    system: Mapping[str, Any],
+    *,
+    model_path: str | Path,
+    test_stores: Sequence[str | Path],
+    out: str | Path,
+    structures: str | Path | None = None,
+) -> dict[str, Any]:
+    """Evaluate a trained model on a system's test split and write metrics and plots.
+
+    Parameters
+    ----------
+    system : mapping
+        The system's validated configuration section.
+    model_path : str or pathlib.Path
+        The trained ``.keras`` model.
+    test_stores : sequence of path
+        Shard stores of the ``test`` split.
+    out : str or pathlib.Path
+        Folder of the results.
+
+    Returns
+    -------
+    dict
+        The metrics, as written to ``metrics.json`` (see :func:`evaluate_predictor`).
+    """
+    model = load_model(model_path)
+    return evaluate_predictor(system, lambda images: model.predict(images, batch_size=8, verbose=0),
+                              test_stores=test_stores, out=out, structures=structures)
+
+
+def evaluate_predictor(
+    system: Mapping[str, Any],
+    predict: Predictor,
+    *,
+    test_stores: Sequence[str | Path],
+    out: str | Path,
+    structures: str | Path | None = None,
+) -> dict[str, Any]:
+    """Evaluate any predictor of probability maps on a system's test split and write metrics and plots.
+
+    Parameters
+    ----------
+    system : mapping
+        The system's validated configuration section.
+    predict : Predictor
+        Images (N, H, W, F) to probability maps (N, H, W, 1 + C): a trained network's
+        forward pass, or a stand-in whose output is known.
+    test_stores : sequence of path
+        Shard stores of the ``test`` split.
+    out : str or pathlib.Path
+        Folder of the results.
+    structures : str or pathlib.Path, optional
+        The test split's structures (``test.extxyz``). For graphene-like sheets the
+        recall is then also reported per local environment of the atoms
+        (:func:`atomsight.structures.environments.atom_environments`).
+
+    Returns
+    -------
+    dict
+        The metrics, as written to ``metrics.json``: the number of test ``structures``,
+        ``images_per_dose``, the matching ``radius`` [Å], the intervals' ``confidence``
+        and ``bootstrap_resamples``, and per dose (``doses``) the precision, recall, F1
+        and position RMSE [Å], each with its confidence interval ``<score>_ci`` = [low,
+        high] (:func:`atomsight.evaluation.metrics.bootstrap_intervals` over the test structures),
+        the pooled counts and, for column counting, the fractions of columns miscounted
+        by 0, 1, 2 and 3 or more atoms, and, with ``structures`` of a sheet, the
+        ``recall_by_environment`` (atoms, found, recall per environment).
+    """
+    settings_eval = system["evaluation"]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    source = SpectraSource(test_stores, system)
+    microscope = source.microscope()
+    size = source.settings.image_size
+    extent = tf.constant(source.grid.extent, tf.float32)
+    heights = system["labels"]["classes"] == "heights"
+    truths = [read_ground_truth(source.roots[s], j) for s, j in source.locations]
+    environments = _environments(system, structures, [int(source.roots[s]["index"][j]) for s, j in source.locations])
+    waves, labels = source.read_all()
+    repeats = settings_eval["images_per_structure"]
+    jobs = [(i, r) for i in range(len(source)) for r in range(repeats)]
+    base = [draw(tf.constant([settings_eval["seed"], i * repeats + r], tf.int64), source.settings, extent) for i, r in jobs]
+    results: dict[str, Any] = {
+        "structures": len(source), "images_per_dose": len(jobs), "radius": settings_eval["radius"],
+        "confidence": settings_eval["confidence"], "bootstrap_resamples": settings_eval["bootstrap_resamples"],
+        "doses": [],
+    }
+    overlays = []
+    for dose in settings_eval["doses"]:
+        params = stack_parameters([{**p, "dose": tf.constant(dose, tf.float32), "dihedral": tf.constant(0)} for p in base])
+        index = [i for i, _ in jobs]
+        images = microscope.images(tf.gather(waves, index), params).numpy()
+        probabilities = predict(images)
+        per_image, matched_heights, in_view, found_true = [], ([], []), [], []
+        for k, (i, _) in enumerate(jobs):
+            sampling = float(params["sampling"][k])
+            shift = np.array([float(params["shift_x"][k]), float(params["shift_y"][k])])
+            margin = settings_eval["margin"] / sampling
+            true_px, owners = visible_positions(truths[i].positions, shift=shift, sampling=sampling, size=size,
+                                                extent=source.grid.extent, margin=margin)
+            found = detect(probabilities[k], threshold=settings_eval["threshold"], epsilon=settings_eval["epsilon"],
+                           t=settings_eval["t"], h=settings_eval["h"], sigma=system["labels"]["sigma"] / sampling)
+            keep = inside_margin(found.positions, size, margin)
+            found_px, found_classes = found.positions[keep], found.classes[keep]
+            pairs = match(true_px * sampling, found_px * sampling, settings_eval["radius"])
+            per_image.append(scores_of(pairs, len(true_px), len(found_px)))
+            if environments is not None:
+                in_view.append(environments[i][owners])
+                found_true.append(np.isin(np.arange(len(true_px)), pairs.true_index))
+            if heights:
+                matched_heights[0].append(truths[i].classes[owners[pairs.true_index]] + 1)
+                matched_heights[1].append(found_classes[pairs.detected_index] + 1)
+            if k < 4 and dose == max(settings_eval["doses"]):
+                overlays.append((images[k], true_px, found_px))
+        per_structure = [aggregate(per_image[i * repeats:(i + 1) * repeats]) for i in range(len(source))]
+        entry = {"dose": dose, **scores_with_intervals(per_structure, settings_eval)}
+        if heights:
+            entry["count_errors"] = count_errors(np.concatenate(matched_heights[0]), np.concatenate(matched_heights[1]))
+        if environments is not None:
+            entry["recall_by_environment"] = recall_by_group(np.concatenate(in_view), np.concatenate(found_true))
+        log.info("dose %g e/Å^2: F1 %.3f (%.3f-%.3f), RMSE %.3f Å", dose, entry["f1"], *entry["f1_ci"], entry["rmse"])
+        results["doses"].append(entry)
+    write_json(out / "metrics.json", results)
+    plot_f1(results, out / "f1_vs_dose.png")
+    plot_overlays(overlays, out / "overlays.png", dose=max(settings_eval["doses"]))
+    if heights:
+        plot_count_errors(results, out / "count_errors.png")
+    return results
+
+
+def _environments(
+    system: Mapping[str, Any], structures: str | Path | None, indices: Sequence[int]
+) -> list[np.ndarray] | None:
+    """Local environment of every atom of the structures at ``indices``, for graphene-like sheets; else None."""
+    if structures is None or system["structures"]["generator"] != "graphene":
+        return None
+    bond_length = system["structures"]["parameters"]["bond_length"]
+    return [atom_environments(atoms, bond_length=bond_length) for atoms in read_structures(structures, indices)]
+
+
+def scores_with_intervals(per_structure: Sequence[Scores], settings_eval: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the pooled scores of the structures, each with its bootstrap interval, and the counts.
+
+    Parameters
+    ----------
+    per_structure : sequence of Scores
+        Scores of each structure (its images pooled), the bootstrap's units.
+    settings_eval : mapping
+        The system's validated ``evaluation`` section (``bootstrap_resamples``,
+        ``confidence``, ``seed``).
+
+    Returns
+    -------
+    dict
+        Each of :data:`atomsight.evaluation.metrics.SCORES` and its interval
+        ``<score>_ci`` = [low, high], and the pooled ``true_positives``,
+        ``false_positives`` and ``false_negatives``.
+    """
+    total = aggregate(per_structure)
+    intervals = bootstrap_intervals(per_structure, resamples=settings_eval["bootstrap_resamples"],
+                                    confidence=settings_eval["confidence"], seed=settings_eval["seed"])
+    entry: dict[str, Any] = {}
+    for key in SCORES:
+        entry[key] = getattr(total, key)
+        entry[f"{key}_ci"] = list(intervals[key])
+    entry.update(true_positives=total.true_positives, false_positives=total.false_positives,
+                 false_negatives=total.false_negatives)
+    return entry

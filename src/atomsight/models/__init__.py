@@ -1,0 +1,95 @@
+"""The trained models that ship inside the package, and how a model is named on the command line.
+
+Each shipped model is a folder here, ``<name>/``, with ``model.keras`` (the network, without
+its optimiser state) and ``model.json`` (its card: what it finds, at which sampling and
+energy, the microscope conditions it was trained for, its training configuration and
+progress, its evaluation and licence, and the SHA-256 of ``model.keras``). A model given on
+the command line is either a shipped name (``graphene``) or the path of a model folder
+(one that ``snakemake results/models/<system>`` wrote, or a copy of a shipped one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+SHIPPED = Path(__file__).resolve().parent
+"""The folder of the shipped models."""
+
+CARD = "model.json"
+WEIGHTS = "model.keras"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """A model name that is neither a shipped model nor a model folder."""
+
+
+def shipped_models() -> dict[str, dict[str, Any]]:
+    """Return the card of every shipped model, by name (sorted)."""
+    return {folder.name: json.loads((folder / CARD).read_text())
+            for folder in sorted(SHIPPED.iterdir()) if (folder / CARD).is_file()}
+
+
+def resolve_model(model: str | Path) -> Path:
+    """Return the folder of a model given by a shipped name or a path.
+
+    Parameters
+    ----------
+    model : str or pathlib.Path
+        A shipped model's name (see :func:`shipped_models`) or the path of a model folder.
+        An existing path wins over a shipped name.
+
+    Returns
+    -------
+    pathlib.Path
+        The model folder (it holds ``model.json``).
+
+    Raises
+    ------
+    ModelNotFoundError
+        If ``model`` is neither an existing model folder nor a shipped name; the message
+        lists the shipped names.
+    """
+    path = Path(model)
+    if path.exists():
+        if not (path / CARD).is_file():
+            raise ModelNotFoundError(f"{path}: not a model folder (no {CARD}); expected a shipped model name or the"
+                                     " output of snakemake results/models/<system>")
+        return path
+    folder = SHIPPED / str(model)
+    if str(model) == path.name and (folder / CARD).is_file():
+        return folder
+    names = ", ".join(shipped_models()) or "none"
+    raise ModelNotFoundError(f"model {str(model)!r}: no such model folder and no shipped model of that name"
+                             f" (shipped: {names}; `atomsight models` lists them with their cards)")
+
+
+def file_sha256(path: str | Path) -> str:
+    """Return the SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_model(folder: str | Path) -> dict[str, Any]:
+    """Check that a model folder's ``model.keras`` is the one its card describes, and return the card.
+
+    Raises
+    ------
+    ValueError
+        If the card records a SHA-256 of ``model.keras`` that the file does not have
+        (e.g. the file was replaced or truncated); the message names both.
+    """
+    folder = Path(folder)
+    card = json.loads((folder / CARD).read_text())
+    recorded = card.get("files", {}).get(WEIGHTS, {}).get("sha256")
+    if recorded is not None:
+        actual = file_sha256(folder / WEIGHTS)
+        if actual != recorded:
+            raise ValueError(f"{folder / WEIGHTS}: SHA-256 {actual} differs from {recorded} in {folder / CARD}; the"
+                             " network is not the one the card describes (reinstall the package or re-release it)")
+    return card

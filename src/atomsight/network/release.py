@@ -1,0 +1,145 @@
+"""Release a trained network as a shipped model: ``src/atomsight/models/<name>/``, network and card.
+
+A release holds the network without its optimiser state (a quarter of a training
+checkpoint's size) and a card that extends the export card
+(:func:`atomsight.network.export.model_card`) with what a user needs to trust the model:
+the whole training configuration and its hash, how far training got, the training data,
+the microscope conditions the model is meant for, its evaluations, the licence and the
+SHA-256 of the network file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from ..config import config_hash
+from ..io.atomic import atomic_path
+from ..models import CARD, WEIGHTS, file_sha256
+from .export import model_card
+from .model import load_model
+from .train import build_network
+
+LICENCE = "MIT (the atomsight licence); trained only on simulations made by atomsight"
+MAX_BYTES = 25 * 2**20
+"""Largest network file a release may ship [bytes]."""
+
+
+def bare_network(system: Mapping[str, Any], model_path: str | Path) -> keras.Model:
+    """Return a trained network without optimiser or compile state: the system's network with the trained weights.
+
+    ``model_path`` is a finished run's ``.keras`` file, or the ``.weights.h5``
+    checkpoint of a run still training (``backup/latest.weights.h5`` of
+    :func:`atomsight.network.train.train`). The weights keep the configured dtype policy
+    (e.g. ``mixed_bfloat16``), so the network computes exactly what the trained one did.
+    """
+    network = build_network(system)
+    if str(model_path).endswith(".weights.h5"):
+        network.load_weights(model_path)
+    else:
+        network.set_weights(load_model(model_path).get_weights())
+    return network
+
+
+def trained_steps(history_path: str | Path, steps_per_epoch: int) -> int:
+    """Training steps behind a run's ``history.csv`` (finished epochs x steps per epoch)."""
+    with open(history_path) as f:
+        return sum(1 for _ in csv.DictReader(f)) * steps_per_epoch
+
+
+def intended_conditions(system: Mapping[str, Any]) -> dict[str, Any]:
+    """The microscope conditions a model was trained for, with units and sign conventions named."""
+    microscope = system["microscope"]
+    return {
+        "energy_eV": system["energy"],
+        "sampling_A_per_pixel": microscope["sampling"],
+        "sampling_jitter": microscope["scale_jitter"],
+        "c10_A": sorted(0.0 - d for d in microscope["defocus"]),
+        "cs_A": microscope["Cs"],
+        "c5_A": microscope["C5"],
+        "astigmatism_A": microscope["astigmatism"],
+        "focal_spread_A": microscope["focal_spread"],
+        "blur_A": microscope["blur"],
+        "dose_e_per_A2": microscope["dose"],
+        "detector_mtf": microscope["mtf"],
+        "note": "C10 > 0 is overfocus (abTEM's defocus = -C10); aberrations in Å (1 µm = 1e4 Å)",
+    }
+
+
+def release(
+    system: Mapping[str, Any],
+    *,
+    name: str,
+    model_path: str | Path,
+    history_path: str | Path,
+    metrics_path: str | Path,
+    out: str | Path,
+    total_steps: int | None = None,
+    grid_path: str | Path | None = None,
+) -> Path:
+    """Write a shipped model folder: the network without optimiser state and its card, atomically.
+
+    Parameters
+    ----------
+    system : mapping
+        The validated configuration section the network was trained with.
+    name : str
+        The model's name (what ``atomsight predict --model`` takes).
+    model_path : str or pathlib.Path
+        The trained network: a finished run's ``model.keras`` or a running one's
+        ``backup/latest.weights.h5`` (see :func:`bare_network`).
+    history_path : str or pathlib.Path
+        The run's ``history.csv`` (its epochs tell how many steps the network trained).
+    metrics_path : str or pathlib.Path
+        ``metrics.json`` of :func:`atomsight.evaluation.evaluate.evaluate` on the test split.
+    out : str or pathlib.Path
+        The model folder, e.g. ``src/atomsight/models/graphene``.
+    total_steps : int, optional
+        Steps the run is configured for, when it is released before it finished (the card
+        then says it is still training); default: the configuration's epochs x steps.
+    grid_path : str or pathlib.Path, optional
+        Summary JSON of an evaluation over a grid of microscope conditions, copied into the card.
+
+    Returns
+    -------
+    pathlib.Path
+        The model folder.
+
+    Raises
+    ------
+    ValueError
+        If the network file exceeds :data:`MAX_BYTES`.
+    """
+    out = Path(out)
+    training = system["training"]
+    steps = trained_steps(history_path, training["steps_per_epoch"])
+    planned = total_steps or training["epochs"] * training["steps_per_epoch"]
+    card = model_card(system, name=name, evaluation=json.loads(Path(metrics_path).read_text()))
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        weights = tmp / WEIGHTS
+        bare_network(system, model_path).save(weights)
+        size = weights.stat().st_size
+        if size > MAX_BYTES:
+            raise ValueError(f"{model_path}: the network takes {size / 2**20:.1f} MB without its optimiser, more than"
+                             f" the {MAX_BYTES / 2**20:.0f} MB a shipped model may; train a smaller network")
+        card.update(
+            name=name,
+            status="final" if steps >= planned else f"in training: {steps} of {planned} steps",
+            training={"steps": steps, "planned_steps": planned, "images": steps * training["batch_size"],
+                      "configuration": system, "config_hash": config_hash(system)},
+            data={"generator": system["structures"]["generator"], "parameters": system["structures"]["parameters"],
+                  "splits": system["splits"], "seed": system["seed"], "simulation": system["simulation"]},
+            intended_conditions=intended_conditions(system),
+            licence=LICENCE,
+            files={WEIGHTS: {"sha256": file_sha256(weights), "bytes": size}},
+        )
+        if grid_path is not None:
+            card["evaluation"]["grid"] = json.loads(Path(grid_path).read_text())
+        (tmp / CARD).write_text(json.dumps(card, indent=2).replace("NaN", "null"))
+    return out

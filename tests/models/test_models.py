@@ -1,0 +1,36 @@
+"""Naming models on the command line: shipped names, folders, and clear errors."""
+
+import json
+
+import pytest
+
+from atomsight import models
+from atomsight.cli import main
+from atomsight.models import ModelNotFoundError, resolve_model, shipped_models
+
+
+def test_a_folder_path_wins_and_a_folder_without_a_card_is_named(tmp_path):
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(ModelNotFoundError, match="no model.json"):
+        resolve_model(tmp_path / "mine")
+    (tmp_path / "mine" / "model.json").write_text("{}")
+    assert resolve_model(tmp_path / "mine") == tmp_path / "mine"
+
+
+def test_an_unknown_name_lists_the_shipped_models(monkeypatch, tmp_path):
+    shipped = tmp_path / "shipped"
+    (shipped / "graphene").mkdir(parents=True)
+    (shipped / "graphene" / "model.json").write_text(json.dumps({"classes": ["background", "atom"]}))
+    monkeypatch.setattr(models, "SHIPPED", shipped)
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model("graphene") == shipped / "graphene"
+    assert list(shipped_models()) == ["graphene"]
+    with pytest.raises(ModelNotFoundError, match=r"'grafene'.*shipped: graphene"):
+        resolve_model("grafene")
+
+
+def test_atomsight_models_lists_every_shipped_model_with_its_card(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name, card in shipped_models().items():
+        assert out.count(f"{name}: ") == 1 and f"{card['energy'] / 1e3:g} kV" in out and "C10 > 0 overfocus" in out

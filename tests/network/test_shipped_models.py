@@ -1,0 +1,72 @@
+"""The shipped models: they load, their cards are complete and match their files, and they find atoms.
+
+The held-out images in tests/data/heldout/ are test-split structures of config.yaml's
+systems (never trained or tuned on) imaged by the project's own microscope at conditions
+inside Table 1's ranges at 10^4 e/Å^2, with their true positions
+(tests/data/make_heldout_images.py made them).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from atomsight.cli import main
+from atomsight.evaluation.metrics import aggregate, score
+from atomsight.io.images import file_sampling
+from atomsight.models import SHIPPED, WEIGHTS, shipped_models, verify_model
+from atomsight.network.model import load_model
+
+HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout"
+CARD_KEYS = {"name", "system", "classes", "sampling", "energy", "input_channels", "defocus_convention",
+             "c10_range", "c10_offsets", "normalization_sigma", "postprocess", "config_hash", "status", "training",
+             "data", "intended_conditions", "evaluation", "licence", "files"}
+RADIUS = 0.5  # Å, the evaluation's matching radius
+MARGIN = 1.0  # Å, atoms and detections this close to the edge are not counted (the evaluation's margin)
+MODELS = sorted(shipped_models())
+
+
+def read_positions(path: Path) -> np.ndarray:
+    with open(path) as f:
+        return np.array([[float(row["x_A"]), float(row["y_A"])] for row in csv.DictReader(f)]).reshape(-1, 2)
+
+
+def inside(positions: np.ndarray, side: float) -> np.ndarray:
+    return positions[np.all((positions >= MARGIN) & (positions <= side - MARGIN), axis=1)]
+
+
+def test_some_models_ship():
+    assert MODELS, f"no shipped models in {SHIPPED}"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_shipped_model_loads_and_its_card_is_complete_and_matches_its_files(name):
+    folder = SHIPPED / name
+    card = verify_model(folder)  # the SHA-256 of model.keras is the card's
+    assert CARD_KEYS <= set(card), sorted(CARD_KEYS - set(card))
+    assert card["name"] == name and card["files"][WEIGHTS]["bytes"] == (folder / WEIGHTS).stat().st_size
+    assert (folder / WEIGHTS).stat().st_size < 25 * 2**20
+    network = load_model(folder / WEIGHTS)
+    assert network.output_shape[-1] == len(card["classes"]) and network.input_shape[-1] == card["input_channels"]
+    configuration = card["training"]["configuration"]
+    assert configuration["microscope"]["sampling"] == card["sampling"] and configuration["energy"] == card["energy"]
+    assert card["training"]["steps"] > 0 and card["evaluation"]["doses"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_shipped_model_finds_the_atoms_of_held_out_images_through_atomsight_predict(name, tmp_path):
+    card = shipped_models()[name]
+    images = sorted(HELDOUT.glob(f"{card['system']}_*.tif"))
+    assert images, f"no held-out images of {card['system']} in {HELDOUT}"
+    assert main(["predict", *map(str, images), "--model", name, "--out", str(tmp_path)]) == 0
+    per_image = []
+    for image in images:
+        side = 256 * file_sampling(image)
+        truth = inside(read_positions(image.with_suffix(".csv")), side)
+        found = inside(read_positions(tmp_path / f"{image.stem}.csv"), side)
+        per_image.append(score(truth, found, RADIUS))
+        assert per_image[-1].f1 >= 0.8, (image.name, per_image[-1])
+    assert aggregate(per_image).f1 >= 0.9
