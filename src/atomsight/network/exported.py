@@ -13,8 +13,7 @@ from typing import Any
 
 import tensorflow as tf
 
-CARD = "model.json"
-"""File name of the model card in an exported model folder."""
+from ..models import CARD
 
 
 def load_exported(folder: str | Path) -> tuple[Any, dict[str, Any]]:

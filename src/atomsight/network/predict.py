@@ -259,35 +259,29 @@ def load_predictor(model: str | Path, *, precision: str | None = None) -> Predic
         If ``model`` is neither a model folder nor a shipped name.
     """
     folder = resolve_model(model)
-    if (folder / "saved_model").exists():
-        saved, card = load_exported(folder)
-        network = None
-    else:
-        saved, card = None, verify_model(folder)
-        network = load_model(folder / WEIGHTS)
+    exported = (folder / "saved_model").exists()
+    saved, card = load_exported(folder) if exported else (None, verify_model(folder))
     field = card.get("receptive_field")
-    if network is None and (precision is not None or field is None):
+    # The Keras network is needed to run it (a released folder, or another precision) or to derive the field.
+    network = None
+    if not exported or precision is not None or field is None:
         network = load_model(folder / WEIGHTS)
-    if precision is not None:
-        network = with_precision(network, precision)
-    if saved is None or precision is not None:
-        forward = tf.function(lambda images: network(images, training=False),
-                              input_signature=[tf.TensorSpec((None, None, None, card["input_channels"]), tf.float32)])
+    if exported and precision is None:
+        def forward(images: tf.Tensor) -> tf.Tensor:
+            return saved.probabilities(images)  # refers to ``saved``: its endpoints alone do not keep its variables
     else:
-        forward = None
+        runnable = network if precision is None else with_precision(network, precision)
+        forward = tf.function(lambda images: runnable(images, training=False),
+                              input_signature=[tf.TensorSpec((None, None, None, card["input_channels"]), tf.float32)])
+    sigma = card["normalization_sigma_pixels"]
+
+    def normalize(images: np.ndarray) -> np.ndarray:
+        if exported:
+            return saved.normalize(tf.constant(images)).numpy()
+        return images if sigma is None else local_normalize(tf.constant(images, tf.float32), sigma).numpy()
 
     def probabilities(images: np.ndarray) -> np.ndarray:
-        # refers to ``saved`` itself: its endpoints alone do not keep its variables alive
-        return (saved.probabilities if forward is None else forward)(tf.constant(images)).numpy()
-
-    if saved is not None:
-        def normalize(images: np.ndarray) -> np.ndarray:
-            return saved.normalize(tf.constant(images)).numpy()
-    else:
-        sigma = card["normalization_sigma_pixels"]
-
-        def normalize(images: np.ndarray) -> np.ndarray:
-            return images if sigma is None else local_normalize(tf.constant(images, tf.float32), sigma).numpy()
+        return forward(tf.constant(images)).numpy()
 
     return Predictor(
         normalize=normalize,

@@ -10,7 +10,6 @@ SHA-256 of the network file.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +22,7 @@ from ..io.atomic import atomic_path
 from ..models import CARD, WEIGHTS, file_sha256
 from .export import model_card
 from .model import load_model
-from .train import build_network
+from .train import build_network, finished_epochs
 
 LICENCE = "MIT (the atomsight licence); trained only on simulations made by atomsight"
 MAX_BYTES = 25 * 2**20
@@ -44,12 +43,6 @@ def bare_network(system: Mapping[str, Any], model_path: str | Path) -> keras.Mod
     else:
         network.set_weights(load_model(model_path).get_weights())
     return network
-
-
-def trained_steps(history_path: str | Path, steps_per_epoch: int) -> int:
-    """Training steps behind a run's ``history.csv`` (finished epochs x steps per epoch)."""
-    with open(history_path) as f:
-        return sum(1 for _ in csv.DictReader(f)) * steps_per_epoch
 
 
 def intended_conditions(system: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,7 +110,7 @@ def release(
     """
     out = Path(out)
     training = system["training"]
-    steps = trained_steps(history_path, training["steps_per_epoch"])
+    steps = finished_epochs(history_path) * training["steps_per_epoch"]
     planned = total_steps or training["epochs"] * training["steps_per_epoch"]
     card = model_card(system, name=name, evaluation=json.loads(Path(metrics_path).read_text()))
     with atomic_path(out) as tmp:

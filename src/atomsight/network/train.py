@@ -131,9 +131,9 @@ def _check_run_configuration(system: Mapping[str, Any], out: Path) -> None:
     write_json(path, {"config_hash": current})
 
 
-def _finished_epochs(out: Path) -> int:
-    """Number of epochs an interrupted run in ``out`` finished (rows of its history)."""
-    history = out / "history.csv"
+def finished_epochs(history: str | Path) -> int:
+    """Number of epochs a run finished: the rows of its ``history.csv`` (0 when there is none yet)."""
+    history = Path(history)
     if not history.exists():
         return 0
     return max(0, len(history.read_text().strip().splitlines()) - 1)
@@ -185,7 +185,7 @@ def train(
     else:
         tf.config.experimental.enable_op_determinism()
     batch = training["batch_size"]
-    done = _finished_epochs(out) if (out / "backup").exists() else 0
+    done = finished_epochs(out / "history.csv") if (out / "backup").exists() else 0
     if done:
         log.info("resuming after %d finished epochs", done)
     # A resumed run continues the image stream where the interrupted one stopped, so it
