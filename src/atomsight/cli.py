@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .network.tiling import DEFAULT_TILE
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -62,7 +63,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _track(args: argparse.Namespace) -> int:
-    from .analysis.sequence import movie_files, track_movies
+    from .analysis.sequence import track_movies
+    from .io.movies import movie_files
 
     files = movie_files(args.movies)
     movies = [files] if args.frames_from_files else files
@@ -134,9 +136,13 @@ def _analyze_graphene(args: argparse.Namespace) -> int:
 
 def _analyze_gold(args: argparse.Namespace) -> int:
     from .analysis.gold_files import analyze_gold_file
+    from .analysis.gold_movies import write_movie_summaries
 
-    return _analyze_each("gold", lambda path: analyze_gold_file(
+    status = _analyze_each("gold", lambda path: analyze_gold_file(
         path, out=args.out, cutoff=args.cutoff, lattice_constant=args.lattice_constant), args.positions)
+    for target in write_movie_summaries(args.positions, out=args.out, lattice_constant=args.lattice_constant):
+        print(f"wrote {target}")
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,8 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a shipped model's name (`atomsight models` lists them), e.g. graphene, or a model"
                               " folder, e.g. results/models/graphene")
     predict.add_argument("--out", type=Path, required=True, help="folder of the results")
-    predict.add_argument("--tile", type=int, default=2048,
-                         help="largest tile side for large images [pixels at the model's sampling] (default: 2048);"
+    predict.add_argument("--tile", type=int, default=DEFAULT_TILE,
+                         help=f"largest tile side for large images [pixels at the model's sampling] (default: {DEFAULT_TILE});"
                               " tiles overlap by twice the network's receptive field, so they join without seams;"
                               " larger tiles are faster and need more memory")
     predict.add_argument("--augment", action="store_true",
@@ -241,8 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="largest move of an atom between consecutive frames on one track [Å] (default: 1.0)")
     track.add_argument("--site-radius", type=float, default=1.0,
                        help="tracks closer than this form one site [Å]; below half the site spacing (default: 1.0)")
-    track.add_argument("--tile", type=int, default=1024,
-                       help="tile size for large frames [pixels at the model's sampling] (default: 1024)")
+    track.add_argument("--tile", type=int, default=DEFAULT_TILE,
+                       help=f"largest tile side for large frames [pixels at the model's sampling] (default: {DEFAULT_TILE});"
+                            " as predict's --tile")
     track.set_defaults(run=_track)
 
     analyze = commands.add_parser("analyze", help="analyse found positions: graphene bonds and rings, gold columns")
@@ -266,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gold.add_argument("positions", type=Path, nargs="+",
                       help="CSVs with columns x_A, y_A [Å] (as predict writes them, one per image or frame),"
-                           " optionally class (height classes such as column-3 give the atoms) and probability")
+                           " optionally class (height classes such as column-3 give the atoms) and probability;"
+                           " the frames of a movie (<movie>_frame0000.csv, ...) are also gathered into"
+                           " <movie>_gold_frames.csv and .png, one row per frame")
     gold.add_argument("--out", type=Path, required=True, help="folder of the results")
     gold.add_argument("--cutoff", type=float, default=3.2,
                       help="column pairs closer than this are listed [Å] (default: 3.2, above Au <110>'s 2.88)")

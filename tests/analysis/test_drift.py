@@ -1,3 +1,6 @@
+import tracemalloc
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -32,3 +35,42 @@ def test_corrected_positions_move_back_by_the_drift_in_angstrom():
 def test_bad_sequences_are_refused(frames, window, message):
     with pytest.raises(ValueError, match=message):
         register(frames, window=window)
+
+
+class GeneratedFrames(Sequence):
+    """A movie of ``n`` noise frames made when indexed, recording which frames are read."""
+
+    def __init__(self, n, side):
+        self.n, self.side, self.reads = n, side, []
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, k):
+        if not 0 <= k < self.n:
+            raise IndexError(k)
+        self.reads.append(k)
+        return np.random.default_rng(k).normal(size=(self.side, self.side))
+
+
+def peak_traced_memory(function, *args):
+    """Most bytes allocated at once during ``function(*args)``, as tracemalloc counts them."""
+    tracemalloc.start()
+    try:
+        function(*args)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak
+
+
+def test_registration_reads_each_frame_once_in_order_and_holds_only_its_window():
+    side = 128
+    frame_bytes = side * side * 8  # one float64 frame
+    movie = GeneratedFrames(6, side)
+    register(movie, window=2)
+    assert movie.reads == list(range(6))
+    register(GeneratedFrames(4, side))  # first call: lazy imports are allocated here, not counted
+    peak = {n: peak_traced_memory(register, GeneratedFrames(n, side)) for n in (8, 40)}
+    # Holding the movie would add 32 frames to the peak; the reference window and the FFTs do not grow with it.
+    assert peak[40] - peak[8] < 2 * frame_bytes

@@ -16,7 +16,9 @@ B = A / np.sqrt(2)  # [Å], the row spacing along [1-10]
 
 def grid_110(nx, ny):
     """Columns of fcc along <110>: a rectangle of nx x ny columns B apart along x and A along y, plus the
-    (nx - 1)(ny - 1) columns at the centres of its cells. The convex hull is the rectangle (nx - 1) B x (ny - 1) A."""
+    (nx - 1)(ny - 1) columns at the centres of its cells. The convex hull is the rectangle (nx - 1) B x (ny - 1) A;
+    the covered region leaves out, on each of its two sides along y, one triangle (two corner columns A apart and
+    the centre column between them, area A B / 4) per cell."""
     corners = np.stack(np.meshgrid(np.arange(nx) * B, np.arange(ny) * A, indexing="ij"), -1).reshape(-1, 2)
     centres = np.stack(np.meshgrid((np.arange(nx - 1) + 0.5) * B, (np.arange(ny - 1) + 0.5) * A, indexing="ij"),
                        -1).reshape(-1, 2)
@@ -41,17 +43,59 @@ def test_spacings_and_outline_of_a_110_grid():
     assert short.sum() == 4 * (nx - 1) * (ny - 1)
     assert np.isclose(result.distances, B).sum() == ny * (nx - 1) + (ny - 1) * (nx - 2)
     assert len(result.distances) == short.sum() + np.isclose(result.distances, B).sum()
-    # Outline: the rectangle's 4 corners; area and perimeter in nm (1 nm = 10 Å).
-    assert len(result.outline) == 4
-    np.testing.assert_allclose(result.area, (nx - 1) * B * (ny - 1) * A / 100, rtol=1e-12)
-    np.testing.assert_allclose(result.perimeter, 2 * ((nx - 1) * B + (ny - 1) * A) / 10, rtol=1e-12)
+    # Convex hull: the rectangle; areas and lengths in nm (1 nm = 10 Å).
+    np.testing.assert_allclose(result.hull_area, (nx - 1) * B * (ny - 1) * A / 100, rtol=1e-12)
+    np.testing.assert_allclose(result.hull_perimeter, 2 * ((nx - 1) * B + (ny - 1) * A) / 10, rtol=1e-12)
+    # Outline: one ring through every column on the rectangle's edge (2 nx + 2 (ny - 2)) and the 2 (ny - 1) centre
+    # columns next to its sides along y, where it zigzags in sides of A sqrt(6)/4 while the hull runs straight.
+    [ring] = result.outline
+    assert len(ring) == 2 * nx + 2 * (ny - 2) + 2 * (ny - 1)
+    np.testing.assert_allclose(result.area, ((nx - 1) * (ny - 1) - 2 * (ny - 1) / 4) * A * B / 100, rtol=1e-12)
+    np.testing.assert_allclose(result.perimeter, (2 * (nx - 1) * B + 4 * (ny - 1) * A * np.sqrt(6) / 4) / 10,
+                               rtol=1e-12)
+
+
+def signed_area(ring):
+    """Shoelace area of a ring (x, y): positive counter-clockwise in (x, y)."""
+    x, y = ring[:, 0], ring[:, 1]
+    return 0.5 * np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)
+
+
+def test_a_missing_column_is_a_hole_in_the_outline_and_not_in_the_hull():
+    nx, ny = 6, 4
+    full = analyze_gold(grid_110(nx, ny))
+    vacancy = analyze_gold(np.delete(grid_110(nx, ny), nx * ny + 2 * (ny - 1) + 1, axis=0))  # an inner centre column
+    assert vacancy.hull_area == pytest.approx(full.hull_area, rel=1e-12)
+    outer, hole = vacancy.outline
+    # The hole is the hexagon of the column's 6 neighbours (4 at A sqrt(6)/4, 2 at B): 6 triangles of A B / 4.
+    assert len(hole) == 6 and signed_area(hole) < 0 < signed_area(outer)
+    np.testing.assert_allclose(full.area - vacancy.area, 6 * A * B / 4 / 100, rtol=1e-12)
+    np.testing.assert_allclose(vacancy.perimeter - full.perimeter, (4 * A * np.sqrt(6) / 4 + 2 * B) / 10, rtol=1e-12)
+    np.testing.assert_allclose(-signed_area(hole), 6 * A * B / 4, rtol=1e-12)
+
+
+def test_a_notch_is_outside_the_outline_and_inside_the_hull():
+    nx, ny = 6, 4
+    columns = grid_110(nx, ny)
+    x, y = (columns - [5.0, 7.0]).T
+    # Remove the middle of one side along x: corner columns 2..3 of the first row and the centre column between.
+    notch = (np.isclose(y, 0) & (x > 1.5 * B) & (x < 3.5 * B)) | (np.isclose(y, A / 2) & np.isclose(x, 2.5 * B))
+    assert notch.sum() == 3
+    full, notched = analyze_gold(columns), analyze_gold(columns[~notch])
+    assert notched.hull_area == pytest.approx(full.hull_area, rel=1e-12)  # the hull bridges the notch
+    assert len(notched.outline) == 1
+    # Lost: the triangles on the 3 removed columns, each of A B / 4: the 6 around the centre column, and on each
+    # removed corner column one more, the one with the centre column of the next cell.
+    np.testing.assert_allclose(full.area - notched.area, 8 * A * B / 4 / 100, rtol=1e-12)
 
 
 def test_the_outline_of_a_turned_particle_keeps_its_area():
     columns = grid_110(5, 5)
     angle = np.deg2rad(37.0)
     turned = columns @ np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
-    np.testing.assert_allclose(analyze_gold(turned).area, 4 * B * 4 * A / 100, rtol=1e-12)
+    result, straight = analyze_gold(turned), analyze_gold(columns)
+    np.testing.assert_allclose(result.hull_area, 4 * B * 4 * A / 100, rtol=1e-12)
+    np.testing.assert_allclose([result.area, result.perimeter], [straight.area, straight.perimeter], rtol=1e-12)
 
 
 def test_columns_on_a_line_or_too_few_have_no_outline():
@@ -87,7 +131,7 @@ def test_cli_writes_every_output_and_names_a_bad_file(tmp_path, capsys):
     assert main(["analyze", "gold", str(good), str(tmp_path / "bad.csv"), "--out", str(tmp_path / "out")]) == 2
     captured = capsys.readouterr()
     assert "bad.csv: expected columns x_A, y_A" in captured.err
-    assert captured.out.count("wrote") == len(OUTPUT_SUFFIXES)
+    assert captured.out.count("wrote") == len(OUTPUT_SUFFIXES) + 2  # and the movie particle_: its table and plot
     summary = json.loads((tmp_path / "out" / "particle_frame0000_summary.json").read_text())
     assert summary["columns"] == len(xy)
     assert summary["atoms"] == heights.sum()
@@ -97,15 +141,23 @@ def test_cli_writes_every_output_and_names_a_bad_file(tmp_path, capsys):
     assert summary["pairs"]["a*sqrt(6)/4"]["count"] == 4 * (nx - 1) * (ny - 1)
     assert summary["pairs"]["a/sqrt(2)"]["count"] == ny * (nx - 1) + (ny - 1) * (nx - 2)
     assert summary["pairs"]["a"]["count"] == 0  # beyond the 3.2 Å cutoff
-    np.testing.assert_allclose(summary["outline"]["area_nm2"], (nx - 1) * B * (ny - 1) * A / 100, rtol=1e-12)
+    np.testing.assert_allclose(summary["convex_hull"]["area_nm2"], (nx - 1) * B * (ny - 1) * A / 100, rtol=1e-12)
+    np.testing.assert_allclose(summary["outline"]["area_nm2"], ((nx - 1) * (ny - 1) - (ny - 1) / 2) * A * B / 100,
+                               rtol=1e-12)
+    assert summary["outline"]["rings"] == 1
     with open(tmp_path / "out" / "particle_frame0000_columns.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert [int(r["height"]) for r in rows] == heights.tolist()
     # The CSV rounds positions and distances to 1e-4 Å.
     np.testing.assert_allclose([float(r["nearest_A"]) for r in rows], A * np.sqrt(6) / 4, atol=1e-4)
     with open(tmp_path / "out" / "particle_frame0000_outline.csv", newline="") as stream:
-        outline = np.array([[float(r["x_A"]), float(r["y_A"])] for r in csv.DictReader(stream)])
-    np.testing.assert_allclose(np.sort(outline, 0), np.sort(xy[[0, ny - 1, (nx - 1) * ny, nx * ny - 1]], 0), atol=1e-4)
+        outline = np.array([[float(r["ring"]), float(r["x_A"]), float(r["y_A"])] for r in csv.DictReader(stream)])
+    assert set(outline[:, 0]) == {0.0}
+    # Every corner of the outline is a column; the grid's 4 corner columns are among them.
+    distance = np.linalg.norm(outline[:, None, 1:] - xy[None], axis=2).min(axis=1)
+    assert distance.max() < 1e-4
+    assert all(np.linalg.norm(outline[:, 1:] - xy[k], axis=1).min() < 1e-4 for k in (0, ny - 1, (nx - 1) * ny,
+                                                                                       nx * ny - 1))
 
 
 def test_a_csv_without_classes_is_analysed_without_heights(tmp_path):

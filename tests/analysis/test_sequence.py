@@ -8,7 +8,7 @@ import pytest
 import tifffile
 from rsciio import emd
 
-from atomsight.analysis.sequence import analyze_sequence, read_movie, track_movies, write_sequence
+from atomsight.analysis.sequence import analyze_sequence, track_movies, write_sequence
 from atomsight.analysis.sites import EVENT_KINDS
 from atomsight.cli import main
 from atomsight.simulation.labels import gaussian_label_maps
@@ -104,35 +104,6 @@ def test_atomsight_track_skips_an_empty_frame_and_numbers_frames_as_in_the_movie
     # Analysed frames 3 and 6 are frames 3 and 7 of the movie.
     assert sorted((int(row["frame"]), row["kind"]) for row in events) == [(3, "filled"), (3, "vacated"),
                                                                           (7, "vacated")]
-
-
-def test_a_multi_page_tiff_is_read_as_a_movie_and_a_page_of_another_size_is_skipped(tmp_path):
-    frames = np.random.default_rng(0).normal(size=(4, 20, 24)).astype(np.float32)
-    with tifffile.TiffWriter(tmp_path / "movie.tif") as tif:
-        for k, frame in enumerate(frames):
-            tif.write(frame[:, :20] if k == 2 else frame)
-    with pytest.warns(UserWarning, match=r"movie.tif frame 2: shape \(20, 20\) differs from the first frame's"):
-        movie = read_movie(tmp_path / "movie.tif")
-    np.testing.assert_array_equal(movie.indices, [0, 1, 3])
-    np.testing.assert_array_equal(np.stack(movie.frames), frames[[0, 1, 3]])
-    assert movie.sampling is None  # a plain TIFF holds no pixel size
-
-
-@pytest.mark.parametrize(("name", "array", "message"), [
-    ("image.npy", np.ones((20, 20)), r"image.npy: expected a movie of shape \(frames, H, W\)"),
-    ("still.npy", np.eye(20)[None], r"still.npy: 1 of its 1 frames are usable, a sequence needs 2"),
-    ("flat.npy", np.zeros((3, 20, 20)), r"flat.npy: 0 of its 3 frames are usable"),
-    ("movie.png", None, r"movie.png: unsupported movie extension"),
-    ("colour.tif", np.zeros((20, 20, 3), np.uint8), r"colour.tif: a colour image"),
-])
-def test_unusable_movies_are_refused_with_their_name(tmp_path, name, array, message):
-    if name.endswith(".tif"):
-        tifffile.imwrite(tmp_path / name, array, photometric="rgb")
-    elif array is not None:
-        np.save(tmp_path / name, array)
-    with pytest.raises(ValueError, match=message), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # each of flat.npy's frames is reported as skipped
-        read_movie(tmp_path / name)
 
 
 def test_a_missing_movie_is_reported_before_the_model_is_loaded(tmp_path, capsys):

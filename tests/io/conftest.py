@@ -6,7 +6,8 @@ before any ``make test``) the tests that need it are skipped.
 
 - temul-toolkit 0.1.9 wheel (GPL-3.0): a Velox .emd and a DigitalMicrograph .dm3.
 - hyperspy 1.7.6 wheel (GPL-3.0): its ``tests/io`` data: .dm3/.dm4, FEI TIA .ser/.emi, TIFFs written by
-  DigitalMicrograph, ImageJ and Olympus SIS, and Velox .emd files.
+  DigitalMicrograph, ImageJ and Olympus SIS, Velox .emd files, and Berkeley (EMD 0.2) .emd files written by
+  the Prismatic simulator.
 - mrcfile 1.5.4 sdist (BSD-3-Clause): its ``tests/test_data``: .mrc files written by Thermo Fisher EPU.
 """
 
@@ -35,6 +36,7 @@ HYPERSPY_FILES = (
     "dm3_2D_data/multi_signal.dm3", "dm3_2D_data/test_diffraction_pattern.dm3", "dm3_1D_data/test-EELS_spectrum.dm3",
     "tiff_files/test_loading_image_saved_with_DM.tif", "tiff_files/test_loading_image_saved_with_DM_stack.tif",
     "tiff_files/test_loading_image_saved_with_imageJ.tif", "tiff_files/olympus_SIS.tif",
+    "emd_files/Si100_2x1x1_3D.emd", "emd_files/Si100_3D.emd",
 )
 """Files of hyperspy's tests/io used here, by their path in it (a .ser file with the .emi that describes it)."""
 VELOX_ZIP, VELOX_FILES = "emd_files/fei_emd_files.zip", ("fei_emd_si.emd",)

@@ -7,6 +7,7 @@ import struct
 import warnings
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import tifffile
@@ -118,6 +119,26 @@ def test_dm4_pixel_size_is_its_calibration_tag_in_angstrom(hyperspy_io):
                                                                                 np.uint16)
     # 1 µm = 1e4 Å, typed here; float multiplication by 1e4 is exact to the last bit or two.
     assert image.sampling == pytest.approx(scale * 1e4, rel=1e-14)
+
+
+def test_berkeley_emd_pixel_size_is_the_spacing_of_its_dim_vectors_in_angstrom(hyperspy_io):
+    # Written by Prismatic (not by RosettaSciIO): an EMD 0.2 realslice with its axes as coordinate vectors.
+    path = hyperspy_io / "emd_files/Si100_2x1x1_3D.emd"
+    with h5py.File(path) as file:
+        group = file["4DSTEM_simulation/data/realslices/annular_detector_depth0000"]
+        dims = [(group[d][()], group[d].attrs["units"].decode()) for d in ("dim1", "dim2")]
+    assert [unit for _, unit in dims] == ["[n_m]", "[n_m]"]  # EMD 0.2's spelling of nm
+    spacings = {float(s) for vector, _ in dims for s in np.diff(vector)}
+    assert spacings == {0.25}  # square pixels of 0.25 nm on both axes, every step alike
+    image = read_microscope_file(path)
+    assert sorted(image.frames.shape) == sorted((1, *(len(vector) for vector, _ in dims)))
+    assert image.sampling == pytest.approx(0.25 * 10, rel=1e-6)  # float32 vectors: 0.25 is exact, 1 nm = 10 Å
+
+
+def test_a_berkeley_emd_of_detector_angles_is_refused_with_its_axis_named(hyperspy_io):
+    path = hyperspy_io / "emd_files/Si100_3D.emd"  # Prismatic's 3D output: (detector angle, y, x)
+    with pytest.raises(ValueError, match=r"Si100_3D.emd: .*'bin_outer_angle' in 'mrad'"):
+        read_microscope_file(path)
 
 
 def test_a_dm3_with_an_image_and_a_line_plot_gives_the_image(hyperspy_io):

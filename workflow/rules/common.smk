@@ -2,7 +2,7 @@
 
 import os
 
-from atomsight.analysis.sequence import movie_files
+from atomsight.io.movies import movie_files
 from atomsight.config import validate_config
 from atomsight.device import gpu_available
 from atomsight.simulation.splits import SPLITS, shard_count, shard_name

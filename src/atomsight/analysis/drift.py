@@ -26,9 +26,11 @@ missed the drift by pixels.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.fft
 from scipy.ndimage import fourier_shift, gaussian_filter
 from skimage.filters import window as window_function
 from skimage.registration import phase_cross_correlation
@@ -52,7 +54,9 @@ def register(
     Parameters
     ----------
     frames : sequence of numpy.ndarray
-        Frames of equal shape (H, W), at least 2.
+        Frames of equal shape (H, W), at least 2; read once each, in order, and only the
+        last ``window`` held (a lazy sequence such as :class:`atomsight.io.movies.MovieFrames`
+        is never loaded whole).
     window : int
         Number of previous registered frames averaged into the reference (>= 1).
     smoothing : float
@@ -72,22 +76,25 @@ def register(
     ValueError
         If there are fewer than 2 frames, they differ in shape, or ``window`` is below 1.
     """
-    frames = [np.asarray(frame, dtype=np.float64) for frame in frames]
     if len(frames) < 2:
         raise ValueError(f"drift registration needs at least 2 frames, got {len(frames)}")
-    shapes = {frame.shape for frame in frames}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-        raise ValueError(f"frames must be 2-D and of one shape, got shapes {sorted(shapes)}")
     if window < 1:
         raise ValueError(f"the reference window must be at least 1 frame, got {window}")
-    taper = window_function("hann", frames[0].shape)
+    first = np.asarray(frames[0], dtype=np.float64)
+    if first.ndim != 2:
+        raise ValueError(f"frames must be 2-D and of one shape, got frame 0 of shape {first.shape}")
+    taper = window_function("hann", first.shape)
     drift = np.zeros((len(frames), 2))
-    aligned = [frames[0]]
+    aligned = deque([first], maxlen=window)  # the reference's frames: only these are held
     for k in range(1, len(frames)):
-        reference = _prepared(np.mean(aligned[-window:], axis=0), taper, smoothing)
-        drift[k] = _refined(reference, frames[k], drift[k - 1], taper=taper, smoothing=smoothing,
+        frame = np.asarray(frames[k], dtype=np.float64)
+        if frame.shape != first.shape:
+            raise ValueError(f"frames must be 2-D and of one shape, got frame {k} of shape {frame.shape}"
+                             f" and frame 0 of shape {first.shape}")
+        reference = _prepared(np.mean(aligned, axis=0), taper, smoothing)
+        drift[k] = _refined(reference, frame, drift[k - 1], taper=taper, smoothing=smoothing,
                             upsample_factor=upsample_factor)
-        aligned.append(shifted(frames[k], -drift[k]))
+        aligned.append(shifted(frame, -drift[k]))
     return drift
 
 
@@ -116,7 +123,7 @@ def _refined(
 
 def shifted(image: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """Return ``image`` moved by ``shift`` [pixels, (row, col)] by a Fourier shift (periodic at the edges)."""
-    return np.fft.ifft2(fourier_shift(np.fft.fft2(image), shift)).real
+    return scipy.fft.ifft2(fourier_shift(scipy.fft.fft2(image), shift)).real
 
 
 def corrected(positions: np.ndarray, drift: np.ndarray, *, sampling: float) -> np.ndarray:

@@ -6,9 +6,14 @@ at each centre. Each column therefore has 4 neighbours at a√6/4 and 2 at a/√
 are at a; for gold (a = 4.078 Å) 2.497, 2.884 and 4.078 Å (:func:`column_distances`). The
 lattice planes seen edge-on are {111} (d = a/√3 = 2.355 Å) and {200} (d = a/2 = 2.039 Å).
 
-The outline is the convex hull of the column centres: its area and perimeter are those of
-the polygon through the outermost columns, so they undercount the particle's projected
-size by about half a column spacing all around.
+The outline is the boundary of the region the columns cover: the union of the Delaunay
+triangles of the column centres whose three sides are column-pair distances (at most the
+pair cutoff, 3.2 Å by default). A notch, a step on a facet or a hole in the particle stays
+out of it, where the convex hull would bridge it; on a perfect <110> lattice every
+Delaunay side is 2.50 or 2.88 Å, so the whole crystal is covered, and only gaps of a missing
+column or more (4.08 Å and over) are left out. Its area and perimeter are those of the
+polygons through the outermost columns, so they undercount the particle's projected size by
+about half a column spacing all around. The convex hull is given too, for comparison.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import ConvexHull, QhullError, cKDTree
+from scipy.spatial import ConvexHull, Delaunay, QhullError, cKDTree
 
 GOLD_LATTICE_CONSTANT = 4.078
 """Lattice constant of gold at room temperature [Å]."""
@@ -61,13 +66,19 @@ class GoldAnalysis:
         Column pairs (i, j), i < j, closer than the cutoff, shape (p, 2).
     distances : numpy.ndarray
         Their distances [Å], shape (p,).
-    outline : numpy.ndarray
-        Corners (x, y) [Å] of the convex hull, counter-clockwise in (x, y), shape (m, 2);
-        empty when the columns span no area (fewer than 3, or all on a line).
+    outline : list of numpy.ndarray
+        The outline's closed rings of corners (x, y) [Å], shapes (m, 2), the longest first:
+        around each covered region counter-clockwise in (x, y), around each hole in it
+        clockwise (:func:`covered_outline`); none when no three columns are within the
+        cutoff of one another.
     area : float
-        Area of the outline [nm²]; 0 without one.
+        Area inside the outline [nm²]; 0 without one.
     perimeter : float
-        Perimeter of the outline [nm]; 0 without one.
+        Length of the outline, holes included [nm]; 0 without one.
+    hull_area : float
+        Area of the convex hull of the columns [nm²]; 0 when they span no area.
+    hull_perimeter : float
+        Perimeter of the convex hull [nm]; 0 when the columns span no area.
     """
 
     positions: np.ndarray
@@ -75,9 +86,11 @@ class GoldAnalysis:
     nearest: np.ndarray
     pairs: np.ndarray
     distances: np.ndarray
-    outline: np.ndarray
+    outline: list[np.ndarray]
     area: float
     perimeter: float
+    hull_area: float
+    hull_perimeter: float
 
 
 def column_heights(classes: Sequence[str]) -> np.ndarray | None:
@@ -109,8 +122,9 @@ def analyze_gold(positions: np.ndarray, *, classes: Sequence[str] | None = None,
     classes : sequence of str, optional
         Class name of each column; height classes give :attr:`GoldAnalysis.heights`.
     cutoff : float
-        Largest distance of a listed column pair [Å]; the default 3.2 Å keeps both
-        <110> neighbour distances (2.50, 2.88 Å) and not the next (4.08 Å).
+        Largest distance of a listed column pair, and of a side of the outline's triangles
+        [Å]; the default 3.2 Å keeps both <110> neighbour distances (2.50, 2.88 Å) and not
+        the next (4.08 Å).
 
     Returns
     -------
@@ -133,7 +147,8 @@ def analyze_gold(positions: np.ndarray, *, classes: Sequence[str] | None = None,
     tree = cKDTree(positions)
     pairs = tree.query_pairs(cutoff, output_type="ndarray").astype(np.int64).reshape(-1, 2)
     pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
-    outline, area, perimeter = convex_outline(positions)
+    outline, area, perimeter = covered_outline(positions, cutoff=cutoff)
+    hull_area, hull_perimeter = convex_hull_size(positions)
     return GoldAnalysis(
         positions=positions,
         heights=None if classes is None else column_heights(classes),
@@ -143,6 +158,8 @@ def analyze_gold(positions: np.ndarray, *, classes: Sequence[str] | None = None,
         outline=outline,
         area=area,
         perimeter=perimeter,
+        hull_area=hull_area,
+        hull_perimeter=hull_perimeter,
     )
 
 
@@ -153,16 +170,79 @@ def nearest_distances(tree: cKDTree, n: int) -> np.ndarray:
     return tree.query(tree.data, k=2)[0][:, 1]
 
 
-def convex_outline(positions: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Return the convex hull of (x, y) positions [Å]: corners (m, 2), area [nm²] and perimeter [nm].
+def covered_outline(positions: np.ndarray, *, cutoff: float) -> tuple[list[np.ndarray], float, float]:
+    """Return the outline of the region the columns cover, its area [nm²] and its length [nm].
 
-    Fewer than 3 positions, or all on one line, span no area: no corners, area and perimeter 0.
+    The region is the union of the Delaunay triangles of the positions whose three sides are
+    at most ``cutoff``; its outline is made of the triangles' sides that belong to one kept
+    triangle only, joined into closed rings.
+
+    Parameters
+    ----------
+    positions : numpy.ndarray
+        Column positions (x, y) [Å], shape (n, 2).
+    cutoff : float
+        Longest side of a kept triangle [Å].
+
+    Returns
+    -------
+    rings : list of numpy.ndarray
+        Corners (x, y) [Å] of each closed ring, the longest first: counter-clockwise in
+        (x, y) around covered regions, clockwise around holes. Two regions that touch at
+        one column are drawn as one ring through that column twice.
+    area : float
+        Covered area [nm²].
+    perimeter : float
+        Total length of the rings [nm].
     """
     if len(positions) < 3:
-        return np.zeros((0, 2)), 0.0, 0.0
+        return [], 0.0, 0.0
+    try:
+        triangles = Delaunay(positions).simplices
+    except QhullError:  # all on one line
+        return [], 0.0, 0.0
+    corners = positions[triangles]
+    sides = np.linalg.norm(corners - np.roll(corners, -1, axis=1), axis=2)
+    triangles, corners = triangles[(sides <= cutoff).all(axis=1)], corners[(sides <= cutoff).all(axis=1)]
+    edge1, edge2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    cross = edge1[:, 0] * edge2[:, 1] - edge1[:, 1] * edge2[:, 0]
+    triangles = np.where((cross < 0)[:, None], triangles[:, [0, 2, 1]], triangles)  # all counter-clockwise
+    sides = {(int(a), int(b)) for t in triangles for a, b in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0]))}
+    boundary = sorted(side for side in sides if side[::-1] not in sides)
+    rings = sorted(_rings(boundary), key=len, reverse=True)
+    length = sum(float(np.linalg.norm(positions[b] - positions[a])) for a, b in boundary)
+    # 1 nm = 10 Å.
+    return [positions[ring] for ring in rings], float(np.abs(cross).sum()) / 2 / 100.0, length / 10.0
+
+
+def _rings(sides: list[tuple[int, int]]) -> list[list[int]]:
+    """Join directed sides (a, b) in which every vertex starts as many sides as it ends into closed rings."""
+    following: dict[int, list[int]] = {}
+    for a, b in sides:
+        following.setdefault(a, []).append(b)
+    rings = []
+    while following:
+        start = current = min(following)
+        ring = [start]
+        while True:
+            step = following[current].pop(0)
+            if not following[current]:
+                del following[current]
+            if step == start:
+                break
+            ring.append(step)
+            current = step
+        rings.append(ring)
+    return rings
+
+
+def convex_hull_size(positions: np.ndarray) -> tuple[float, float]:
+    """Return the area [nm²] and perimeter [nm] of the convex hull of (x, y) positions [Å]; 0 if they span no area."""
+    if len(positions) < 3:
+        return 0.0, 0.0
     try:
         hull = ConvexHull(positions)
     except QhullError:
-        return np.zeros((0, 2)), 0.0, 0.0
+        return 0.0, 0.0
     # In 2-D Qhull's "volume" is the area and its "area" the perimeter; 1 nm = 10 Å.
-    return positions[hull.vertices], float(hull.volume) / 100.0, float(hull.area) / 10.0
+    return float(hull.volume) / 100.0, float(hull.area) / 10.0

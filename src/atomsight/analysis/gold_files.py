@@ -11,9 +11,11 @@ Written for ``<name>.csv`` into the output folder (:data:`OUTPUT_SUFFIXES`):
   ``height`` (atoms; empty without height classes), ``probability``, ``nearest_A`` (distance
   to the nearest column [Å]).
 * ``<name>_pairs.csv``: ``i``, ``j``, ``distance_A``: column pairs closer than the cutoff.
-* ``<name>_outline.csv``: ``x_A``, ``y_A``: corners of the convex hull, in order.
+* ``<name>_outline.csv``: ``ring``, ``x_A``, ``y_A``: corners of the outline of the region
+  the columns cover (:func:`atomsight.analysis.gold.covered_outline`), ring by ring, in order.
 * ``<name>_summary.json``: counts per class, mean probability, nearest-neighbour and pair
-  distances against the <110> column distances, outline area [nm²] and perimeter [nm].
+  distances against the <110> column distances, the outline's area [nm²] and length [nm],
+  and those of the convex hull.
 * ``<name>_columns.png`` (columns coloured by height or class, and by probability, with the
   outline and a scale bar) and ``<name>_spacings.png`` (histogram of the pair distances
   with the <110> column distances of gold).
@@ -120,7 +122,8 @@ def analyze_gold_file(
     _write_columns(targets[0], analysis, columns)
     write_csv_rows(targets[1], ["i", "j", "distance_A"],
                 [[int(i), int(j), f"{d:.4f}"] for (i, j), d in zip(analysis.pairs, analysis.distances)])
-    write_csv_rows(targets[2], ["x_A", "y_A"], [[f"{x:.4f}", f"{y:.4f}"] for x, y in analysis.outline])
+    write_csv_rows(targets[2], ["ring", "x_A", "y_A"],
+                   [[k, f"{x:.4f}", f"{y:.4f}"] for k, ring in enumerate(analysis.outline) for x, y in ring])
     summary = summarize(analysis, columns, cutoff=cutoff, lattice_constant=lattice_constant)
     with atomic_path(targets[3]) as tmp:
         tmp.write_text(json.dumps({"source": str(path), **summary}, indent=2) + "\n")
@@ -151,7 +154,9 @@ def summarize(analysis: GoldAnalysis, columns: Columns, *, cutoff: float, lattic
                    "mean_A": _number(d.mean()) if len(d) else None}
             for name, d in near.items()
         },
-        "outline": {"corners": len(analysis.outline), "area_nm2": analysis.area, "perimeter_nm": analysis.perimeter},
+        "outline": {"rings": len(analysis.outline), "corners": sum(map(len, analysis.outline)),
+                    "area_nm2": analysis.area, "perimeter_nm": analysis.perimeter},
+        "convex_hull": {"area_nm2": analysis.hull_area, "perimeter_nm": analysis.hull_perimeter},
         "parameters": {"cutoff_A": cutoff, "lattice_constant_A": lattice_constant, "window_A": PEAK_TOLERANCE},
     }
 
@@ -179,7 +184,8 @@ def plot_columns(path: Path, analysis: GoldAnalysis, columns: Columns, *, title:
         fig.colorbar(points, ax=axes[1], shrink=0.8, label="detection probability")
     else:
         axes[1].scatter(xy[:, 1], xy[:, 0], s=30, color="0.4")
-    axes[1].set_title(f"outline {analysis.area:.2f} nm², perimeter {analysis.perimeter:.2f} nm")
+    axes[1].set_title(f"outline {analysis.area:.2f} nm² (convex hull {analysis.hull_area:.2f}),"
+                      f" perimeter {analysis.perimeter:.2f} nm")
     for ax in axes:
         _decorate(ax, analysis)
     fig.savefig(path, dpi=150)
@@ -204,9 +210,9 @@ def plot_spacings(path: Path, analysis: GoldAnalysis, *, cutoff: float, lattice_
 
 def _decorate(ax: plt.Axes, analysis: GoldAnalysis) -> None:
     """Draw the outline, set equal axes with x [Å] down and y [Å] to the right, and add a 1 nm scale bar."""
-    if len(analysis.outline):
-        ring = np.vstack([analysis.outline, analysis.outline[:1]])
-        ax.plot(ring[:, 1], ring[:, 0], color="tab:red", linewidth=1.2)
+    for ring in analysis.outline:
+        closed = np.vstack([ring, ring[:1]])
+        ax.plot(closed[:, 1], closed[:, 0], color="tab:red", linewidth=1.2)
     ax.set_aspect("equal")
     if not ax.yaxis_inverted():
         ax.invert_yaxis()

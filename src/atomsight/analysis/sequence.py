@@ -12,29 +12,31 @@ movie ``<name>``:
 * ``<name>_occupancy.png``, ``<name>_events.png``, ``<name>_drift.png`` and
   ``<name>_overlay.gif`` (detections on the registered frames).
 
-A movie is one file or several files read as one (:func:`read_movie`), of any format that
-:mod:`atomsight.io.microscope_files` reads or ``.npy``, with the pixel size from the file
-unless given. Frames are numbered by their index in the movie; an unusable frame (constant,
-with NaN or infinite values, unreadable, of another shape or pixel size than the first) is
-skipped with a warning naming the file and the frame, and the analysis runs on the others,
-"consecutive" meaning consecutive usable frames.
+A movie is one file or several files read as one (:func:`atomsight.io.movies.read_movie`),
+of any format that :mod:`atomsight.io.microscope_files` reads or ``.npy``, with the pixel
+size from the file unless given. Frames are numbered by their index in the movie; an
+unusable frame (constant, with NaN or infinite values, unreadable, of another shape or pixel
+size than the first) is skipped with a warning naming the file and the frame, and the
+analysis runs on the others, "consecutive" meaning consecutive usable frames. Frames are
+read one at a time, for the detections, for the registration and for the figures, and
+never held together: the memory needed is that of a few frames (the registration's
+reference window) whatever the length of the movie.
 """
 
 from __future__ import annotations
 
-import glob
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import tifffile
 
 from ..io.atomic import write_csv_rows
-from ..io.images import check_sampling, file_sampling
-from ..io.microscope_files import FORMATS, SAMPLING_TOLERANCE, read_microscope_file, resolve_sampling
+from ..io.images import check_sampling
+from ..io.microscope_files import resolve_sampling
+from ..io.movies import check_movie_path, movie_name, read_movie
+from ..network.tiling import DEFAULT_TILE
 from .drift import corrected, register, shifted
 from .sequence_plots import plot_drift, plot_site_map, write_overlay_gif
 from .sites import EVENT_KINDS, Sites, find_sites
@@ -42,33 +44,6 @@ from .tracking import Tracks, link
 
 if TYPE_CHECKING:
     from ..network.predict import Predictor
-
-MOVIE_SUFFIXES = (".npy", *FORMATS)
-"""Extensions of the movies :func:`read_movie` reads: a ``.npy`` array (N, H, W), a multi-page TIFF, or a stack or
-movie in a microscope file (.dm3/.dm4, .emd, .ser/.emi, .mrc; :mod:`atomsight.io.microscope_files`)."""
-
-
-@dataclass(frozen=True)
-class Movie:
-    """The usable frames of a movie and its calibration.
-
-    Attributes
-    ----------
-    indices : numpy.ndarray
-        Number of each usable frame in the movie (counting every frame of its files, in order), int64, shape (n,).
-    frames : list of numpy.ndarray
-        The usable frames, float32 (H, W), one shape.
-    sampling : float or None
-        Pixel size in the file of the first usable frame [Å/pixel]; None if it holds none.
-    path : pathlib.Path
-        The file of the first usable frame, named in messages about the calibration.
-    """
-
-    indices: np.ndarray
-    frames: list[np.ndarray]
-    sampling: float | None
-    path: Path
-
 
 @dataclass(frozen=True)
 class SequenceAnalysis:
@@ -190,12 +165,19 @@ def _write_tables(analysis: SequenceAnalysis, *, out: Path, name: str) -> list[P
 
 
 def _write_figures(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], *, out: Path, name: str) -> list[Path]:
-    """Write the occupancy, events and drift PNGs and the animated overlay on the registered frames."""
+    """Write the occupancy, events and drift PNGs and the animated overlay on the registered frames.
+
+    The frames are read twice, one at a time: for the mean registered frame (the maps'
+    background) and for the overlay.
+    """
     sampling, tracks, sites = analysis.sampling, analysis.tracks, analysis.sites
-    registered = [shifted(np.asarray(frame, np.float64), -d) for frame, d in zip(frames, analysis.drift)]
-    background = np.mean(registered, axis=0)
+    background = np.zeros(np.shape(frames[0]))
+    for frame, d in zip(frames, analysis.drift):
+        background += shifted(np.asarray(frame, np.float64), -d)
+    background /= len(analysis.drift)
     span = f"frames {analysis.frames[0]}-{analysis.frames[-1]}"
     n_events = len(sites.events()[0])
+    registered = (shifted(np.asarray(frame, np.float64), -d) for frame, d in zip(frames, analysis.drift))
     return [
         plot_site_map(out / f"{name}_occupancy.png", background, sites.positions, 100 * sites.occupancy,
                       sampling=sampling, label="occupancy [% of observed frames]",
@@ -206,174 +188,8 @@ def _write_figures(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], *, 
         plot_drift(out / f"{name}_drift.png", analysis.frames, analysis.drift, sampling=sampling,
                    title=f"{name}: drift, {span}"),
         write_overlay_gif(out / f"{name}_overlay.gif", registered,
-                          [tracks.positions[tracks.frame == k] / sampling for k in range(len(frames))]),
+                          [tracks.positions[tracks.frame == k] / sampling for k in range(len(analysis.frames))]),
     ]
-
-
-def read_movie(paths: str | Path | Sequence[str | Path]) -> Movie:
-    """Read the usable frames of a movie, one frame at a time, and its calibration.
-
-    A movie is one file of :data:`MOVIE_SUFFIXES` holding its frames (a ``.npy`` array
-    (N, H, W), a multi-page TIFF, a stack or movie in a microscope file), or several files
-    taken as one movie in the order given, their frames one after the other (a folder of
-    ``.dm4`` frames, one a file). Microscope files are read through RosettaSciIO
-    (:mod:`atomsight.io.microscope_files`), frame by frame from the file's lazy stack; a
-    ``.npy`` file is memory-mapped and a TIFF read page by page.
-
-    Skipped with a warning naming the file and the frame, the others still read: a frame
-    that is not a grey image, of another shape than the first usable frame, not finite,
-    constant (a dropped camera frame) or unreadable (a truncated file); and every frame of a
-    file whose pixel size (:func:`atomsight.io.images.file_sampling`) differs from the first
-    usable frame's file's by more than :data:`atomsight.io.microscope_files.SAMPLING_TOLERANCE`,
-    or that is calibrated when that one is not or the other way round. In a movie of several
-    files, a file that cannot be read at all (truncated, a colour image, an unknown unit) is
-    skipped with a warning and counted as one frame.
-
-    Parameters
-    ----------
-    paths : path or sequence of path
-        The movie's file, or its files in frame order.
-
-    Returns
-    -------
-    Movie
-        The usable frames, their numbers in the movie and the movie's calibration.
-
-    Raises
-    ------
-    FileNotFoundError
-        If a file does not exist.
-    ValueError
-        If an extension is not one of :data:`MOVIE_SUFFIXES`, the file of a one-file movie
-        cannot be read (truncated, a colour image, a ``.npy`` array not (N, H, W), image axes
-        in an unknown unit), or fewer than 2 frames are usable; the message names the file.
-    """
-    paths = [_check_movie_path(Path(p)) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
-    indices, frames, first, total = [], [], None, 0
-    for path in paths:
-        try:
-            calibration = file_sampling(path)
-            count, read = _frame_reader(path)
-        except ValueError as error:
-            if len(paths) == 1:
-                raise
-            warnings.warn(f"{error}; file skipped, counted as one frame", UserWarning, stacklevel=2)
-            total += 1
-            continue
-        if first is not None and _calibrations_differ(calibration, first[1]):
-            warnings.warn(f"{path} frames 0-{count - 1}: pixel size {_describe(calibration)} differs from the first"
-                          f" frame's ({first[0]}: {_describe(first[1])}); frames skipped", UserWarning, stacklevel=2)
-            total += count
-            continue
-        for k in range(count):
-            problem, frame = _read_frame(read, k, frames[0].shape if frames else None)
-            if problem:
-                warnings.warn(f"{path} frame {k}: {problem}; frame skipped", UserWarning, stacklevel=2)
-            else:
-                first = first or (path, calibration)
-                indices.append(total + k)
-                frames.append(frame)
-        total += count
-    where = paths[0] if len(paths) == 1 else f"{paths[0]} .. {paths[-1]} ({len(paths)} files)"
-    if len(frames) < 2:
-        raise ValueError(f"{where}: {len(frames)} of its {total} frames are usable, a sequence needs 2")
-    return Movie(indices=np.asarray(indices, np.int64), frames=frames, sampling=first[1], path=first[0])
-
-
-def _frame_reader(path: Path) -> tuple[int, Callable[[int], np.ndarray]]:
-    """Return the number of frames of a movie file and a function reading frame k, as stored, without reading any."""
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        array = np.load(path, mmap_mode="r")
-        if array.ndim != 3:
-            raise ValueError(f"{path}: expected a movie of shape (frames, H, W), got shape {array.shape}")
-        return len(array), array.__getitem__
-    if suffix in (".tif", ".tiff"):
-        with tifffile.TiffFile(path) as tif:
-            if tif.pages[0].photometric == tifffile.PHOTOMETRIC.RGB:
-                raise ValueError(f"{path}: a colour image, not a movie of grey frames")
-            count = len(tif.pages)
-        return count, lambda k: tifffile.imread(path, key=k)
-    image = read_microscope_file(path)
-    return image.n_frames, image.frame
-
-
-def _read_frame(
-    read: Callable[[int], np.ndarray], index: int, shape: tuple[int, ...] | None
-) -> tuple[str | None, np.ndarray | None]:
-    """Read frame ``index`` as float32; return (what makes it unusable or None, the frame or None)."""
-    try:
-        frame = np.asarray(read(index), np.float32)
-    except (ValueError, OSError) as error:  # a truncated microscope file; the error names the file and frame already
-        return f"unreadable ({error})", None
-    problem = _frame_problem(frame, shape)
-    return problem, None if problem else frame
-
-
-def _calibrations_differ(sampling: float | None, reference: float | None) -> bool:
-    """Whether two files' pixel sizes [Å/pixel] (None: uncalibrated) differ beyond :data:`SAMPLING_TOLERANCE`."""
-    if sampling is None or reference is None:
-        return (sampling is None) != (reference is None)
-    return abs(sampling - reference) > SAMPLING_TOLERANCE * reference
-
-
-def _describe(sampling: float | None) -> str:
-    """Return a pixel size [Å/pixel] as text."""
-    return "none" if sampling is None else f"{sampling:g} Å"
-
-
-def movie_files(patterns: Sequence[str | Path]) -> list[Path]:
-    """Return the files of a movie given as paths and glob patterns, each pattern's matches sorted by name.
-
-    Parameters
-    ----------
-    patterns : sequence of str or pathlib.Path
-        Files, in frame order, or patterns such as ``frames/*.dm4`` (name the frames with
-        zero-padded numbers, ``frame_0007.dm4``, so that sorting by name is frame order).
-
-    Raises
-    ------
-    FileNotFoundError
-        If a pattern matches no file.
-    """
-    files = []
-    for pattern in map(str, patterns):
-        if not glob.has_magic(pattern):
-            files.append(Path(pattern))
-            continue
-        matches = sorted(glob.glob(pattern))
-        if not matches:
-            raise FileNotFoundError(f"no movie frame matches {pattern}")
-        files += map(Path, matches)
-    return files
-
-
-def _frame_problem(frame: np.ndarray, shape: tuple[int, ...] | None) -> str | None:
-    """Say what makes a frame unusable, or None: not 2-D, not the shape ``shape``, not finite, or constant."""
-    if frame.ndim != 2:
-        return f"expected a grey frame (H, W), got shape {frame.shape}"
-    if shape is not None and frame.shape != shape:
-        return f"shape {frame.shape} differs from the first frame's {shape}"
-    if not np.all(np.isfinite(frame)):
-        return "holds NaN or infinite values"
-    if frame.min() == frame.max():
-        return "constant"
-    return None
-
-
-def _check_movie_path(path: Path) -> Path:
-    """Return ``path`` if it is an existing movie file of a supported extension; raise naming it otherwise."""
-    if path.suffix.lower() not in MOVIE_SUFFIXES:
-        raise ValueError(f"{path}: unsupported movie extension {path.suffix!r}, expected one of {MOVIE_SUFFIXES}")
-    if not path.is_file():
-        raise FileNotFoundError(f"movie file not found: {path}")
-    return path
-
-
-def movie_name(paths: str | Path | Sequence[str | Path]) -> str:
-    """Return the prefix of a movie's results: a file's stem, or the folder of the first of several files."""
-    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
-    return paths[0].stem if len(paths) == 1 else paths[0].resolve().parent.name
 
 
 def track_movies(
@@ -384,7 +200,7 @@ def track_movies(
     sampling: float | None = None,
     max_displacement: float = 1.0,
     site_radius: float = 1.0,
-    tile: int = 1024,
+    tile: int = DEFAULT_TILE,
 ) -> list[Path]:
     """Find the atoms in every frame of each movie with an exported model, loaded once, and analyse each movie.
 
@@ -394,8 +210,8 @@ def track_movies(
         An exported model folder (``results/models/<system>``) or a loaded
         :class:`atomsight.network.predict.Predictor`.
     movies : sequence of path or of sequences of path
-        Movies (:func:`read_movie`): each a file, or the files of one movie in frame order.
-        The results of each are prefixed by :func:`movie_name`.
+        Movies (:func:`atomsight.io.movies.read_movie`): each a file, or the files of one movie in frame order.
+        The results of each are prefixed by :func:`atomsight.io.movies.movie_name`.
     out : str or pathlib.Path
         Folder of the results.
     sampling : float, optional
@@ -412,7 +228,7 @@ def track_movies(
     """
     movies = [[Path(movie)] if isinstance(movie, (str, Path)) else list(map(Path, movie)) for movie in movies]
     for path in (path for movie in movies for path in movie):
-        _check_movie_path(path)  # before the model is loaded
+        check_movie_path(path)  # before the model is loaded
     predictor = _single_frame_predictor(model)
     return [written for paths in movies
             for written in track_movie(predictor, paths, out=out, name=movie_name(paths), sampling=sampling,
@@ -428,7 +244,7 @@ def track_movie(
     sampling: float | None = None,
     max_displacement: float = 1.0,
     site_radius: float = 1.0,
-    tile: int = 1024,
+    tile: int = DEFAULT_TILE,
 ) -> list[Path]:
     """Find the atoms in every frame of one movie with an exported model, and write its analysis.
 
@@ -438,7 +254,7 @@ def track_movie(
         An exported model folder (``results/models/<system>``) or a loaded
         :class:`atomsight.network.predict.Predictor`.
     paths : path or sequence of path
-        The movie's file, or its files in frame order (:func:`read_movie`).
+        The movie's file, or its files in frame order (:func:`atomsight.io.movies.read_movie`).
     out : str or pathlib.Path
         Folder of the results.
     name : str

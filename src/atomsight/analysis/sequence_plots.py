@@ -7,6 +7,7 @@ coloured by a quantity with its colour bar.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -89,23 +90,29 @@ def plot_drift(path: Path, frames: np.ndarray, drift: np.ndarray, *, sampling: f
     return _save(fig, path)
 
 
-def write_overlay_gif(path: Path, frames: list[np.ndarray], pixels: list[np.ndarray]) -> Path:
+def write_overlay_gif(path: Path, frames: Iterable[np.ndarray], pixels: Sequence[np.ndarray]) -> Path:
     """Write the registered frames with their detections as rings, as an animated GIF, atomically.
+
+    Each frame is shrunk to at most :data:`GIF_SIDE` pixels a side as it arrives, so only
+    the shrunk frames are held; the grey scale spans the 0.5-99.5 percentiles of all of them.
 
     Parameters
     ----------
     path : pathlib.Path
         The GIF.
-    frames : list of numpy.ndarray
-        Registered frames (H, W), on frame 0's grid.
-    pixels : list of numpy.ndarray
+    frames : iterable of numpy.ndarray
+        Registered frames (H, W), on frame 0's grid, one for each entry of ``pixels``.
+    pixels : sequence of numpy.ndarray
         Drift-corrected detections (row, col) of each frame [pixels], shapes (n_k, 2).
     """
-    scale = min(1.0, GIF_SIDE / max(frames[0].shape))
-    low, high = np.percentile(np.stack(frames), [0.5, 99.5])
+    shrunk, scale = [], 1.0
+    for frame in frames:
+        scale = min(1.0, GIF_SIDE / max(frame.shape))
+        shrunk.append(resize(frame, np.round(np.multiply(frame.shape, scale))).astype(np.float32))
+    low, high = np.percentile(np.stack(shrunk), [0.5, 99.5])
     movie = []
-    for frame, found in zip(frames, pixels):
-        grey = resize(np.clip((frame - low) / max(high - low, 1e-12), 0, 1), np.round(np.multiply(frame.shape, scale)))
+    for grey, found in zip(shrunk, pixels):
+        grey = np.clip((grey - low) / max(high - low, 1e-12), 0, 1)
         rgb = np.repeat((grey * 255).astype(np.uint8)[..., None], 3, axis=2)
         radius = max(2, round(0.03 * max(grey.shape)))
         for row, col in np.rint(np.asarray(found).reshape(-1, 2) * scale).astype(int):

@@ -48,7 +48,7 @@ from ..models import WEIGHTS, resolve_model, verify_model
 from .exported import load_exported
 from .model import load_model, receptive_field, with_precision
 from .postprocess import Detections, detect
-from .tiling import predict_tiled
+from .tiling import DEFAULT_TILE, predict_tiled
 
 CSV_COLUMNS = ("x_A", "y_A", "row", "col", "class", "probability")
 """Columns of the CSV written for each image."""
@@ -297,7 +297,7 @@ def predict_images(
     *,
     sampling: float | None = None,
     out: str | Path,
-    tile: int = 2048,
+    tile: int = DEFAULT_TILE,
     augment: bool = False,
     precision: str | None = None,
 ) -> list[Path]:

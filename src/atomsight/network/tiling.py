@@ -16,6 +16,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+DEFAULT_TILE = 2048
+"""Default largest tile side [pixels at the model's sampling] of ``predict`` and ``track``: a 2048 x 2048
+image in one piece (2.1 GB at most with 16 features at full resolution, BENCHMARKS.md "Predict")."""
+
 
 def tile_margin(receptive_field: int, multiple: int) -> int:
     """Return the pixels dropped at an inner tile edge: the receptive field rounded up to ``multiple``.
@@ -44,7 +48,7 @@ def predict_tiled(
     *,
     receptive_field: int,
     multiple: int,
-    tile: int = 2048,
+    tile: int = DEFAULT_TILE,
 ) -> np.ndarray:
     """Predict an (H, W, C) image with a fully convolutional network, in tiles when large.
 
