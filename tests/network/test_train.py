@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from atomsight.network.train import learning_rate, new_model, train
+from atomsight.models import file_sha256
+from atomsight.network.train import learning_rate, new_model, start_from, train
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -81,6 +82,22 @@ def test_the_same_seed_trains_the_same_weights_on_cpu(trained, tiny_stores, tmp_
                   progress=False)
     for a, b in zip(keras.models.load_model(path).get_weights(), keras.models.load_model(again).get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_fresh_run_starts_from_the_weights_of_an_initial_model(trained, tmp_path):
+    system, _, path = trained
+    digest = file_sha256(path)
+    model = new_model(system)
+    start_from(model, {"path": str(path), "sha256": digest})
+    for a, b in zip(model.get_weights(), keras.models.load_model(path).get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"model.keras: SHA-256 .* but training.initial_model.sha256 is 0{64}"):
+        start_from(model, {"path": str(path), "sha256": "0" * 64})
+    wider = {**system, "training": {**system["training"], "base_filters": 2 * system["training"]["base_filters"]}}
+    with pytest.raises(ValueError, match=r"model.keras: its \d+ weight arrays do not fit"):
+        start_from(new_model(wider), {"path": str(path), "sha256": digest})
+    with pytest.raises(FileNotFoundError, match="initial_model.path"):
+        start_from(model, {"path": str(tmp_path / "missing.keras"), "sha256": digest})
 
 
 def test_cosine_schedule_ends_at_the_final_rate():

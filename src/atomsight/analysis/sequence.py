@@ -38,7 +38,7 @@ from ..io.microscope_files import resolve_sampling
 from ..io.movies import check_movie_path, movie_name, read_movie
 from ..network.tiling import DEFAULT_TILE
 from .drift import corrected, register, shifted
-from .sequence_plots import plot_drift, plot_site_map, write_overlay_gif
+from .sequence_plots import GIF_MAX_FRAMES, plot_drift, plot_site_map, write_overlay_gif
 from .sites import EVENT_KINDS, Sites, find_sites
 from .tracking import Tracks, link
 
@@ -168,7 +168,8 @@ def _write_figures(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], *, 
     """Write the occupancy, events and drift PNGs and the animated overlay on the registered frames.
 
     The frames are read twice, one at a time: for the mean registered frame (the maps'
-    background) and for the overlay.
+    background) and for the overlay, which shows at most
+    :data:`atomsight.analysis.sequence_plots.GIF_MAX_FRAMES` of them, evenly spaced.
     """
     sampling, tracks, sites = analysis.sampling, analysis.tracks, analysis.sites
     background = np.zeros(np.shape(frames[0]))
@@ -177,7 +178,9 @@ def _write_figures(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], *, 
     background /= len(analysis.drift)
     span = f"frames {analysis.frames[0]}-{analysis.frames[-1]}"
     n_events = len(sites.events()[0])
-    registered = (shifted(np.asarray(frame, np.float64), -d) for frame, d in zip(frames, analysis.drift))
+    step = -(-len(analysis.frames) // GIF_MAX_FRAMES)  # every step-th frame in the overlay
+    shown = range(0, len(analysis.frames), step)
+    registered = (shifted(np.asarray(frames[k], np.float64), -analysis.drift[k]) for k in shown)
     return [
         plot_site_map(out / f"{name}_occupancy.png", background, sites.positions, 100 * sites.occupancy,
                       sampling=sampling, label="occupancy [% of observed frames]",
@@ -188,7 +191,7 @@ def _write_figures(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], *, 
         plot_drift(out / f"{name}_drift.png", analysis.frames, analysis.drift, sampling=sampling,
                    title=f"{name}: drift, {span}"),
         write_overlay_gif(out / f"{name}_overlay.gif", registered,
-                          [tracks.positions[tracks.frame == k] / sampling for k in range(len(analysis.frames))]),
+                          [tracks.positions[tracks.frame == k] / sampling for k in shown]),
     ]
 
 

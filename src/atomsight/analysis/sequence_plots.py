@@ -28,6 +28,10 @@ GIF_SIDE = 256
 GIF_FRAME_SECONDS = 0.2
 """Display time of one frame of the animated overlay [s]."""
 
+GIF_MAX_FRAMES = 250
+"""Most frames in the animated overlay (50 s at :data:`GIF_FRAME_SECONDS`); a longer movie shows every k-th
+frame, so the overlay's memory is bounded whatever the movie's length."""
+
 
 def plot_site_map(
     path: Path, background: np.ndarray, positions: np.ndarray, values: np.ndarray, *, sampling: float,

@@ -22,7 +22,8 @@ from ..config import config_hash
 from ..io.atomic import atomic_path, write_json
 from ..microscope.data import training_dataset, validation_dataset
 from ..simulation.labels import class_names
-from .model import build_model
+from ..models import file_sha256
+from .model import build_model, load_model
 from .training_plots import plot_curves
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,39 @@ def _check_run_configuration(system: Mapping[str, Any], out: Path) -> None:
     write_json(path, {"config_hash": current})
 
 
+def start_from(model: keras.Model, initial: Mapping[str, str]) -> None:
+    """Set a new network's weights to those of a saved network of the same architecture.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The new network (:func:`new_model`).
+    initial : mapping
+        ``path`` of the saved network's ``.keras`` file and its ``sha256``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If its SHA-256 is not the configured one, or its weights do not fit the network;
+        the message names the file.
+    """
+    path = Path(initial["path"])
+    if not path.is_file():
+        raise FileNotFoundError(f"training.initial_model.path: {path} does not exist")
+    digest = file_sha256(path)
+    if digest != initial["sha256"]:
+        raise ValueError(f"{path}: SHA-256 {digest}, but training.initial_model.sha256 is {initial['sha256']}")
+    weights = load_model(path).get_weights()
+    shapes = [w.shape for w in model.get_weights()]
+    if [w.shape for w in weights] != shapes:
+        raise ValueError(f"{path}: its {len(weights)} weight arrays do not fit this configuration's network"
+                         f" ({len(shapes)} arrays); base_filters, depth and classes must match")
+    model.set_weights(weights)
+    log.info("starting from the weights of %s (SHA-256 %s)", path, digest[:12])
+
+
 def finished_epochs(history: str | Path) -> int:
     """Number of epochs a run finished: the rows of its ``history.csv`` (0 when there is none yet)."""
     history = Path(history)
@@ -194,6 +228,8 @@ def train(
                               start_batch=done * training["steps_per_epoch"])
     validation = validation_dataset(validation_stores, system, count=training["validation_images"], batch_size=batch)
     model = new_model(system)
+    if training["initial_model"] and not done:
+        start_from(model, training["initial_model"])
     log.info("training %d parameters for %d epochs of %d steps", model.count_params(), training["epochs"],
              training["steps_per_epoch"])
     own = [
