@@ -26,12 +26,11 @@ CARD_KEYS = {"name", "system", "classes", "sampling", "energy", "input_channels"
              "c10_range", "c10_offsets", "normalization_sigma", "postprocess", "config_hash", "status", "training",
              "data", "intended_conditions", "evaluation", "licence", "files"}
 RADIUS = 0.5  # Å, the evaluation's matching radius
-MIN_F1_IMAGE, MIN_F1 = 0.70, 0.75
-"""What the shipped graphene model reaches, with a margin of 0.05: measured F1 0.75-0.83 per image,
-0.78 pooled (2026-11-29). Issue 10 asks for 0.9; the model trained on 2 CPU cores for 9000 steps
-over Table 1's full ranges does not reach it (see the README, Shipped models). The images and the
-network are fixed, so these are regression bounds: only floating-point differences between CPUs
-move the detections."""
+MIN_F1 = {"graphene": (0.70, 0.75), "gold": (0.70, 0.75)}
+"""Per system, the F1 each held-out image and all of them pooled must reach: what the shipped model
+reaches, less a margin of 0.05 (measured: see the README, Shipped models). Issue 10 asks for 0.9; where
+a model is below, the README says by how much. The images and the networks are fixed, so these are
+regression bounds: only floating-point differences between CPUs move the detections."""
 MARGIN = 1.0  # Å, atoms and detections this close to the edge are not counted (the evaluation's margin)
 MODELS = sorted(shipped_models())
 
@@ -75,5 +74,5 @@ def test_a_shipped_model_finds_the_atoms_of_held_out_images_through_atomsight_pr
         truth = inside(read_positions(image.with_suffix(".csv")), side)
         found = inside(read_positions(tmp_path / f"{image.stem}.csv"), side)
         per_image.append(score(truth, found, RADIUS))
-        assert per_image[-1].f1 >= MIN_F1_IMAGE, (image.name, per_image[-1])
-    assert aggregate(per_image).f1 >= MIN_F1
+        assert per_image[-1].f1 >= MIN_F1[card["system"]][0], (image.name, per_image[-1])
+    assert aggregate(per_image).f1 >= MIN_F1[card["system"]][1]
