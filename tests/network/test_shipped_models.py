@@ -3,8 +3,9 @@
 The held-out images in tests/data/heldout/ are test-split structures of config.yaml's
 systems (never trained or tuned on) imaged by the project's own microscope at conditions
 inside Table 1's ranges at 10^4 e/Å^2, with their true positions
-(tests/data/make_heldout_images.py made them): C10 = +75 Å, Cs = -12 µm (bright atoms) and
-C10 = -60 Å, Cs = +15 µm (dark atoms), focal spread 30 Å, C5 1 mm, no astigmatism.
+(tests/data/make_heldout_images.py made them), focal spread 30 Å, C5 1 mm, no astigmatism:
+graphene at C10 = +75 Å, Cs = -12 µm (bright atoms) and C10 = -60 Å, Cs = +15 µm (dark atoms);
+gold particles at C10 = +80 Å, Cs = -15 µm (bright columns) and C10 = -50 Å, Cs = +10 µm (dark).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ CARD_KEYS = {"name", "system", "classes", "sampling", "energy", "input_channels"
              "c10_range", "c10_offsets", "normalization_sigma", "postprocess", "config_hash", "status", "training",
              "data", "intended_conditions", "evaluation", "licence", "files"}
 RADIUS = 0.5  # Å, the evaluation's matching radius
-MIN_F1 = {"graphene": (0.70, 0.75), "gold": (0.70, 0.75)}
+MIN_F1 = {"graphene": (0.70, 0.75), "gold": (0.90, 0.93)}
 """Per system, the F1 each held-out image and all of them pooled must reach: what the shipped model
-reaches, less a margin of 0.05 (measured: see the README, Shipped models). Issue 10 asks for 0.9; where
-a model is below, the README says by how much. The images and the networks are fixed, so these are
+reaches, less a margin of 0.05 (measured 2026-11-29: graphene 0.75-0.83 per image, 0.78 pooled; gold
+0.96-1.00, 0.98 pooled; README, Shipped models). Issue 10 asks for 0.9: gold reaches it, graphene
+does not. The images and the networks are fixed, so these are
 regression bounds: only floating-point differences between CPUs move the detections."""
 MARGIN = 1.0  # Å, atoms and detections this close to the edge are not counted (the evaluation's margin)
 MODELS = sorted(shipped_models())
