@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -35,6 +36,11 @@ log = logging.getLogger(__name__)
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 """A network's forward pass: images (N, H, W, F) to probability maps (N, H, W, 1 + C)."""
+
+
+def network_predictor(network: keras.Model) -> Predictor:
+    """Return a Keras network's forward pass as a :data:`Predictor`, in batches of 8 images."""
+    return lambda images: network.predict(images, batch_size=8, verbose=0)
 
 
 def visible_positions(
@@ -88,7 +94,7 @@ def evaluate(
         The metrics, as written to ``metrics.json`` (see :func:`evaluate_predictor`).
     """
     model = load_model(model_path)
-    return evaluate_predictor(system, lambda images: model.predict(images, batch_size=8, verbose=0),
+    return evaluate_predictor(system, network_predictor(model),
                               test_stores=test_stores, out=out, structures=structures)
 
 

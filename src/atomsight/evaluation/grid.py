@@ -46,7 +46,7 @@ from ..microscope.data import SpectraSource
 from ..network.model import load_model
 from ..network.postprocess import detect
 from .baseline import BaselineParameters, BaselineSearch, find_atoms, fit_baseline
-from .evaluate import Predictor, inside_margin, scores_with_intervals, visible_positions
+from .evaluate import Predictor, inside_margin, network_predictor, scores_with_intervals, visible_positions
 from .grid_plots import plot_contrast, plot_grid_scores, plot_scores_vs_dose
 from .metrics import Scores, aggregate, match, scores_of
 
@@ -189,7 +189,7 @@ def evaluate_grid(
     if model.input_shape[-1] != channels:
         raise ValueError(f"{model_path}: the model takes {model.input_shape[-1]} input images, but the system's"
                          f" microscope.defocus_offsets make {channels}")
-    return evaluate_grid_predictor(system, lambda images: model.predict(images, batch_size=8, verbose=0),
+    return evaluate_grid_predictor(system, network_predictor(model),
                                    test_stores=test_stores, train_stores=train_stores, out=out)
 
 
