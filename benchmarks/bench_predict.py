@@ -5,8 +5,10 @@ A synthetic graphene image (a honeycomb of dark Gaussian atoms with 1.42 Å bond
 resampled, is predicted by ``atomsight predict`` in a fresh interpreter (a subprocess:
 imports, loading the model, tiling, network, post-processing, writing the CSV, maps and
 overlay), once per configuration of ``--configs`` (``TILE`` or ``TILE:PRECISION``), and by
-the bare network: the exported SavedModel's ``probabilities`` endpoint called once on the
-whole normalised image, after a warm-up call, in an interpreter that stays up between rounds. Rounds alternate the two, so
+the bare network: the model's forward pass as ``atomsight predict`` runs it
+(``load_predictor(...).probabilities``: a shipped model's ``model.keras`` in its training
+precision, an exported model's SavedModel) called once on the whole normalised image, after
+a warm-up call, in an interpreter that stays up between rounds. Rounds alternate the two, so
 both see the same machine load. Printed per configuration: the median over rounds of the
 end-to-end time, of the bare forward pass and of their ratio, each as wall time and as CPU
 time (user + system of all threads: on a shared machine the steadier of the two), the
@@ -16,7 +18,7 @@ memory (maximum resident set) of ``atomsight predict``. Then the import of
 and, with ``--images N``, the time per image of a folder of N such images predicted in one
 run (the model loaded once) as the difference between N images and one, over the bare pass.
 
-Usage: python benchmarks/bench_predict.py [--model results/models/graphene] [--size 2048]
+Usage: python benchmarks/bench_predict.py [--model graphene] [--size 2048]
        [--configs 2048 1024 1536 2048:mixed_bfloat16] [--rounds 3] [--images 3] [--out /tmp/bench_predict]
 """
 
@@ -37,6 +39,7 @@ import numpy as np
 from scipy import ndimage
 
 from atomsight.evaluation.metrics import match
+from atomsight.models import resolve_model
 
 MATCH_RADIUS = 0.5
 """Largest distance of two detections taken as the same atom [Å]; a third of the 1.42 Å bond."""
@@ -93,12 +96,13 @@ def timed_run(command: list[str]) -> Clock:
 BARE_FORWARD = """
 import sys, time
 import numpy as np, tensorflow as tf
-saved = tf.saved_model.load(sys.argv[1])
-normalized = saved.normalize(tf.constant(np.load(sys.argv[2])[None, :, :, None]))
-saved.probabilities(normalized).numpy()  # warm-up: the first call on a shape sets up its kernels
+from atomsight.network.predict import load_predictor
+predictor = load_predictor(sys.argv[1])
+normalized = predictor.normalize(np.load(sys.argv[2])[None, :, :, None])
+predictor.probabilities(normalized)  # warm-up: the first call on a shape sets up its kernels
 for _ in sys.stdin:
     cpu, start = time.process_time(), time.perf_counter()
-    saved.probabilities(normalized).numpy()
+    predictor.probabilities(normalized)
     print(time.perf_counter() - start, time.process_time() - cpu, flush=True)
 """
 """The bare network, run by :class:`BareForward`: one forward pass of the whole image per line read."""
@@ -113,7 +117,7 @@ class BareForward:
     """
 
     def __init__(self, model: Path, image: Path):
-        self.process = subprocess.Popen([sys.executable, "-c", BARE_FORWARD, str(model / "saved_model"), str(image)],
+        self.process = subprocess.Popen([sys.executable, "-c", BARE_FORWARD, str(model), str(image)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         text=True)
 
@@ -147,7 +151,7 @@ def median_ratios(clocks: list[Clock], references: list[Clock]) -> tuple[float, 
 def predict_command(model: Path, images: Path, out: Path, *, sampling: float, config: str) -> list[str]:
     """The ``atomsight predict`` command line of a configuration ``TILE`` or ``TILE:PRECISION``."""
     tile, _, precision = config.partition(":")
-    return [sys.executable, "-m", "atomsight.cli", "predict", str(model), str(images), "--sampling", str(sampling),
+    return [sys.executable, "-m", "atomsight.cli", "predict", str(images), "--model", str(model), "--sampling", str(sampling),
             "--out", str(out), "--tile", tile, *(["--precision", precision] if precision else [])]
 
 
@@ -168,7 +172,7 @@ def compare(reference: np.ndarray, other: np.ndarray) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=Path("results/models/graphene"), help="exported model folder")
+    parser.add_argument("--model", default="graphene", help="shipped model name or model folder (exported or released)")
     parser.add_argument("--size", type=int, default=2048, help="image side [pixels at the model's sampling]")
     parser.add_argument("--configs", nargs="+", default=["2048"],
                         help="configurations TILE or TILE:PRECISION (--tile, --precision of atomsight predict)")
@@ -177,6 +181,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_predict"), help="scratch folder")
     args = parser.parse_args()
 
+    args.model = resolve_model(args.model)
     card = json.loads((args.model / "model.json").read_text())
     sampling = card["sampling"]
     args.out.mkdir(parents=True, exist_ok=True)

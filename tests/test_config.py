@@ -214,7 +214,9 @@ def test_images_that_would_wrap_around_the_cell_are_refused():
 @pytest.mark.parametrize(
     "files", [("config.yaml",), ("config.yaml", "workflow/configs/small.yaml"), ("tests/data/tiny.yaml",),
               ("config.yaml", "workflow/configs/release.yaml"),
-              ("config.yaml", "workflow/configs/release.yaml", "workflow/configs/graphene-narrow.yaml")]
+              ("config.yaml", "workflow/configs/release.yaml", "workflow/configs/graphene-narrow.yaml"),
+              ("config.yaml", "workflow/configs/release.yaml", "workflow/configs/graphene-narrow.yaml",
+               "workflow/configs/graphene-corrected.yaml")]
 )
 def test_the_repository_configurations_fit_their_cells(files):
     for system in load_config(*(REPO / f for f in files))["systems"].values():

@@ -27,12 +27,13 @@ CARD_KEYS = {"name", "system", "classes", "sampling", "energy", "input_channels"
              "c10_range", "c10_offsets", "normalization_sigma", "postprocess", "config_hash", "status", "training",
              "data", "intended_conditions", "evaluation", "licence", "files"}
 RADIUS = 0.5  # Å, the evaluation's matching radius
-MIN_F1 = {"graphene": (0.70, 0.75), "gold": (0.90, 0.93)}
+MIN_F1 = {"graphene": (0.82, 0.85), "gold": (0.90, 0.93)}
 """Per system, the F1 each held-out image and all of them pooled must reach: what the shipped model
-reaches, less a margin of 0.05 (measured 2026-11-29: graphene 0.75-0.83 per image, 0.78 pooled; gold
+reaches, less a margin of 0.05 (measured 2026-11-30: graphene 0.87-0.94 per image, 0.90 pooled; gold
 0.96-1.00, 0.98 pooled; README, Shipped models). Issue 10 asks for 0.9: gold reaches it, graphene
-does not. The images and the networks are fixed, so these are
-regression bounds: only floating-point differences between CPUs move the detections."""
+reaches it pooled and on its dark-atom images (0.87 on the bright ones). The images and the
+networks are fixed, so these are regression bounds: only floating-point differences between CPUs
+(bfloat16 on CPUs with and without AVX-512 BF16) move the detections."""
 MARGIN = 1.0  # Å, atoms and detections this close to the edge are not counted (the evaluation's margin)
 MODELS = sorted(shipped_models())
 

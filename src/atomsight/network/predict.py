@@ -438,8 +438,10 @@ def _plot_overlay(
     colours = plt.get_cmap("tab10")
     for k in np.unique(detections.classes):
         chosen = detections.classes == k
-        ax.scatter(pixels[chosen, 1] * sampling, pixels[chosen, 0] * sampling, s=14, facecolors="none",
-                   edgecolors=[colours(int(k))], linewidths=0.8, label=f"{classes[k + 1]} ({chosen.sum()})")
+        # one marker drawn many times (Agg's draw_markers): half the time of a scatter's collection for 20000 atoms
+        ax.plot(pixels[chosen, 1] * sampling, pixels[chosen, 0] * sampling, linestyle="none", marker="o",
+                markersize=3.75, markerfacecolor="none", markeredgecolor=colours(int(k)), markeredgewidth=0.8,
+                label=f"{classes[k + 1]} ({chosen.sum()})")
     if len(detections.classes):
         ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel("y [Å]")
