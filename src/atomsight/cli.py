@@ -88,11 +88,17 @@ def _models(args: argparse.Namespace) -> int:
 def describe_model(name: str, card: dict) -> str:
     """A few lines on a model card: what it finds, where, under which conditions, how well."""
     conditions = card.get("intended_conditions", {})
+
+    def span(key: str, scale: float, unit: str, sign: str = "") -> str:
+        value = conditions.get(key)
+        return "?" if value is None else f"{value[0] / scale:{sign}g} to {value[1] / scale:{sign}g} {unit}"
+
     lines = [
         f"{name}: {', '.join(card['classes'][1:])} at {card['energy'] / 1e3:g} kV, {card['sampling']} Å/pixel,"
         f" {card['input_channels']} input channel(s); {card.get('status', 'final')}",
-        f"  C10 {conditions.get('c10_A', card.get('c10_range'))} Å (C10 > 0 overfocus), Cs {conditions.get('cs_A')} Å,"
-        f" dose {conditions.get('dose_e_per_A2')} e/Å²",
+        f"  trained for C10 {span('c10_A', 1, 'Å', '+')} (C10 > 0 overfocus), Cs {span('cs_A', 1e4, 'µm', '+')},"
+        f" C5 {span('c5_A', 1e7, 'mm')}, astigmatism {span('astigmatism_A', 1, 'Å')},"
+        f" dose {span('dose_e_per_A2', 1, 'e/Å²')}; detection threshold {card.get('postprocess', {}).get('threshold', '?')}",
     ]
     for entry in card.get("evaluation", {}).get("doses", []):
         lines.append(f"  test F1 {entry['f1']:.3f} [{entry['f1_ci'][0]:.3f}, {entry['f1_ci'][1]:.3f}],"
@@ -106,8 +112,8 @@ def _release(args: argparse.Namespace) -> int:
     from .network.release import release
 
     system = system_config(load_config(args.config, *args.configfile), args.system)
-    out = release(system, name=args.name or args.system, model_path=args.network, history_path=args.history,
-                  metrics_path=args.metrics, out=args.out, grid_path=args.grid)
+    out = release(system, name=args.name or args.system, system_name=args.system, model_path=args.network,
+                  history_path=args.history, metrics_path=args.metrics, out=args.out, grid_path=args.grid)
     print(f"wrote {out}")
     return 0
 

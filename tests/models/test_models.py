@@ -34,3 +34,5 @@ def test_atomsight_models_lists_every_shipped_model_with_its_card(capsys):
     out = capsys.readouterr().out
     for name, card in shipped_models().items():
         assert out.count(f"{name}: ") == 1 and f"{card['energy'] / 1e3:g} kV" in out and "C10 > 0 overfocus" in out
+        low, high = card["intended_conditions"]["astigmatism_A"]
+        assert f"astigmatism {low:g} to {high:g} Å" in out and f"threshold {card['postprocess']['threshold']:g}" in out

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from atomsight.network import postprocess
@@ -82,6 +83,73 @@ def test_empty_map_gives_no_detections():
     found = find_peaks(blob_maps([], []))
     assert len(found) == 0
     assert found.positions.shape == (0, 2) and found.class_probabilities.shape == (0, 1)
+
+
+def basin_case(seed, *, noise=0.01):
+    """A map of touching Gaussian blobs (sigma 3 px) with noise, its markers and mask at 0.3."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(4, 60, size=(40, 2)) * [SHAPE[0] / 64, 1]
+    objects = 1.0 - blob_maps(centres, [0] * len(centres), sigma=3.0)[..., 0]
+    objects += rng.normal(0, noise, objects.shape)
+    markers = postprocess._maxima_markers(objects, threshold=0.3, min_distance=2)
+    return objects, markers, objects > 0.3
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_basins_agree_with_a_flooding_watershed_above_the_saddles(seed):
+    from skimage.segmentation import watershed
+
+    objects, markers, mask = basin_case(seed, noise=0.0)
+    regions = postprocess._basins(objects, markers, mask=mask)
+    flooded = watershed(-objects, markers, mask=mask)
+    assert np.array_equal(regions > 0, flooded > 0)  # the same pixels are given to some marker
+    # Above the highest pixel on its region's border, a pixel's connected upper level set lies in
+    # that region and holds its maximum alone: there both definitions must agree exactly
+    border = np.zeros(flooded.shape, dtype=bool)
+    for axis in (0, 1):
+        for shift in (1, -1):
+            other = np.roll(flooded, shift, axis=axis)
+            border |= (other != flooded) & (other > 0) & (flooded > 0)
+    saddle = np.zeros(markers.max() + 1)
+    np.maximum.at(saddle, flooded[border], objects[border])
+    high = (flooded > 0) & (objects > saddle[flooded])
+    assert high.sum() > 0.2 * mask.sum() and np.array_equal(regions[high], flooded[high])
+    assert (regions == flooded).mean() > 0.97
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_basins_of_a_noisy_map_are_nearly_those_of_the_flooding(seed):
+    from skimage.segmentation import watershed
+
+    objects, markers, mask = basin_case(seed, noise=0.02)
+    regions = postprocess._basins(objects, markers, mask=mask)
+    assert np.array_equal(regions > 0, watershed(-objects, markers, mask=mask) > 0)
+    assert (regions == watershed(-objects, markers, mask=mask)).mean() > 0.95
+
+
+def test_basins_give_a_dropped_maximum_to_its_neighbours():
+    objects, _, mask = basin_case(0)
+    markers = postprocess._maxima_markers(objects, threshold=0.3, min_distance=2)
+    dropped = markers.copy()
+    dropped[dropped == 1] = 0  # as if min_distance had dropped maximum 1: its basin has no marker
+    regions = postprocess._basins(objects, dropped, mask=mask)
+    components, _ = ndimage.label(mask)
+    marked = np.unique(components[dropped > 0])
+    assert (regions[np.isin(components, marked[marked > 0])] > 0).all()  # every pixel joined a neighbour
+    assert 1 not in regions
+
+
+def test_basins_give_a_flat_shoulder_to_the_peak_above_it():
+    i, j = np.indices(SHAPE)
+    objects = np.exp(-((i - 24.0) ** 2 + (j - 20.0) ** 2) / (2 * 4.0**2))
+    objects[30:32, 17:24] = np.maximum(objects[30:32, 17:24], 0.35)  # a shelf 6-7 px below the peak
+    # its middle row is a flat maximum of the 3 x 3 neighbourhood but not of min_distance's 5 x 5 one,
+    # so it is no marker and its pixels climb nowhere: they are flooded from the peak's region
+    shelf = objects[31, 18:23]
+    assert (shelf == 0.35).all() and (ndimage.maximum_filter(objects, size=3)[31, 18:23] == 0.35).all()
+    markers = postprocess._maxima_markers(objects, threshold=0.3, min_distance=2)
+    regions = postprocess._basins(objects, markers, mask=objects > 0.3)
+    assert markers.max() == 1 and (regions[objects > 0.3] == 1).all()
 
 
 # segment (paper section 2.5)

@@ -70,6 +70,14 @@ def test_the_card_says_what_trained_how_far_for_which_conditions_and_under_which
     assert verify_model(out)["name"] == "tiny"
 
 
+def test_a_model_named_apart_from_its_system_keeps_the_system_in_its_card(trained):
+    system, _, _, folder = trained
+    out = release(system, name="tiny-corrected", system_name="tiny", model_path=folder / "model.keras",
+                  history_path=folder / "history.csv", metrics_path=folder / "metrics.json", out=folder / "named")
+    card = json.loads((out / CARD).read_text())
+    assert card["name"] == "tiny-corrected" and card["system"] == "tiny"
+
+
 def test_a_network_file_that_differs_from_its_card_is_refused(trained):
     system, _, _, folder = trained
     out = release(system, name="tiny", model_path=folder / "model.keras", history_path=folder / "history.csv",

@@ -114,7 +114,7 @@ def find_peaks(probabilities: np.ndarray, *, threshold: float = 0.5, min_distanc
     apart are kept; a flat maximum (e.g. probabilities saturated at 1) counts once.
     Each maximum's region is its basin in a watershed of the object probability,
     limited to the pixels above ``threshold``, so touching objects are split along the
-    ridge between them. The position is the centre of mass of the region weighted by
+    ridge between them (:func:`_basins`: the pixels whose steepest ascent ends in it). The position is the centre of mass of the region weighted by
     ``(p - threshold)**2``, with ``p`` the object probability: the weight and its slope
     vanish at the region's edge, so pixels entering or leaving the region as an object
     moves by a fraction of a pixel change the result smoothly (at most 0.005 px error for
@@ -148,7 +148,7 @@ def find_peaks(probabilities: np.ndarray, *, threshold: float = 0.5, min_distanc
     probabilities = _validated(probabilities)
     objects = 1.0 - probabilities[..., 0]
     markers = _maxima_markers(objects, threshold=threshold, min_distance=min_distance)
-    regions = watershed(-objects, markers, mask=objects > threshold)
+    regions = _basins(objects, markers, mask=objects > threshold)
     ids = np.arange(1, markers.max() + 1)
     weights = np.clip(objects - threshold, 0.0, None) ** 2
     class_probabilities = _normalised(_channel_sums(probabilities, regions, ids)[:, 1:])
@@ -331,6 +331,48 @@ def _spaced(candidates: np.ndarray, objects: np.ndarray, min_distance: int) -> n
     kept = candidates.copy()
     kept[tuple(crowded[dropped].T)] = False
     return kept
+
+
+def _basins(objects: np.ndarray, markers: np.ndarray, *, mask: np.ndarray) -> np.ndarray:
+    """The region of each marker: the pixels of ``mask`` whose steepest ascent ends in it.
+
+    Each pixel points to its highest 8-neighbour where that is higher than itself (on ties
+    the first in raster order of the 3 x 3 neighbourhood), and the pointers are followed to
+    their ends by pointer jumping: the "drop of water" definition of a watershed, in a
+    handful of vectorised passes. The flooding of ``skimage.segmentation.watershed`` gives
+    the same regions above the saddle between two maxima and may differ below it, where the
+    centre-of-mass weights ``(p - threshold)**2`` are small: on the shipped graphene
+    model's 2048 x 2048 map of 23000 atoms, 99 % of the positions agree within 0.02 pixel,
+    and it takes half the time (BENCHMARKS.md). A pixel whose ascent ends elsewhere than in
+    a marker (on a flat shoulder, or at a maximum dropped for ``min_distance``) is given by
+    a watershed flooding it from the regions around it.
+    """
+    height, width = objects.shape
+    values = np.where(mask, objects, -np.inf)
+    padded = np.pad(values, 1, constant_values=-np.inf)
+    pixel = np.arange(objects.size, dtype=np.int64).reshape(objects.shape)
+    padded_pixel = np.pad(pixel, 1)
+    parent, highest = pixel.copy(), values.copy()
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            if dr or dc:
+                window = (slice(1 + dr, 1 + dr + height), slice(1 + dc, 1 + dc + width))
+                higher = padded[window] > highest
+                np.copyto(highest, padded[window], where=higher)
+                np.copyto(parent, padded_pixel[window], where=higher)
+    parent = parent.ravel()
+    while True:
+        grandparent = parent[parent]
+        if np.array_equal(grandparent, parent):
+            break
+        parent = grandparent
+    regions = np.where(mask, markers.ravel()[parent].reshape(objects.shape), 0).astype(markers.dtype)
+    stuck = mask & (regions == 0)
+    if stuck.any():
+        around = mask & ndi.binary_dilation(stuck, structure=np.ones((3, 3), dtype=bool))
+        flooded = watershed(-objects, np.where(around & ~stuck, regions, 0), mask=around)
+        regions[stuck] = flooded[stuck]
+    return regions
 
 
 def _peak_values(objects: np.ndarray, markers: np.ndarray, count: int) -> np.ndarray:

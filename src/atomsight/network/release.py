@@ -68,6 +68,7 @@ def release(
     system: Mapping[str, Any],
     *,
     name: str,
+    system_name: str | None = None,
     model_path: str | Path,
     history_path: str | Path,
     metrics_path: str | Path,
@@ -83,6 +84,9 @@ def release(
         The validated configuration section the network was trained with.
     name : str
         The model's name (what ``atomsight predict --model`` takes).
+    system_name : str, optional
+        The configuration's name of the system (the card's ``system``: ``graphene`` for a
+        model named ``graphene-corrected``); default: ``name``.
     model_path : str or pathlib.Path
         The trained network: a finished run's ``model.keras`` or a running one's
         ``backup/latest.weights.h5`` (see :func:`bare_network`).
@@ -112,7 +116,7 @@ def release(
     training = system["training"]
     steps = finished_epochs(history_path) * training["steps_per_epoch"]
     planned = total_steps or training["epochs"] * training["steps_per_epoch"]
-    card = model_card(system, name=name, evaluation=json.loads(Path(metrics_path).read_text()))
+    card = model_card(system, name=system_name or name, evaluation=json.loads(Path(metrics_path).read_text()))
     with atomic_path(out) as tmp:
         tmp.mkdir()
         weights = tmp / WEIGHTS
