@@ -61,6 +61,9 @@ SYMMETRIES = tuple((turns, mirrored) for mirrored in (False, True) for turns in 
 array is first mirrored along its first axis if ``mirrored``, then turned by ``turns``
 quarter turns (:func:`apply_symmetry`)."""
 
+OVERLAY_SIDE = 1024
+"""Largest side of the image an overlay shows [pixels]; larger images are shown as block means."""
+
 AUGMENT_MATCH_RADIUS = 0.5
 """Largest distance between a detection of the averaged maps and its counterpart in one
 symmetry's maps [Å]; a third of graphene's 1.42 Å bond, so neighbours are never confused."""
@@ -431,10 +434,19 @@ def _plot_overlay(
     classes: Sequence[str],
 ) -> None:
     """Plot the image's first channel with x [Å] down and y [Å] to the right, and the detections on top."""
-    fig, ax = plt.subplots(figsize=(7, 7 * image.shape[0] / image.shape[1] + 0.6), constrained_layout=True)
-    low, high = np.percentile(image[:, :, 0], [0.5, 99.5])
-    extent = (-0.5 * sampling, (image.shape[1] - 0.5) * sampling, (image.shape[0] - 0.5) * sampling, -0.5 * sampling)
-    ax.imshow(image[:, :, 0], cmap="gray", vmin=low, vmax=high, extent=extent)
+    width, height = 7.0, 7 * image.shape[0] / image.shape[1] + 0.6
+    fig, ax = plt.subplots(figsize=(width, height))
+    # Fixed margins [inches] for the labels and title: a layout engine would draw the figure twice
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, bottom=0.55 / height, top=1 - 0.4 / height)
+    # The figure is 770 pixels wide: a larger image is shown as means over blocks of k x k pixels
+    # (its last rows and columns short of a block left out), which the layout pass and the
+    # drawing resample k^2 times faster.
+    k = -(-max(image.shape[:2]) // OVERLAY_SIDE)
+    rows, cols = image.shape[0] // k * k, image.shape[1] // k * k
+    shown = image[:rows, :cols, 0].reshape(rows // k, k, cols // k, k).mean(axis=(1, 3))
+    low, high = np.percentile(shown, [0.5, 99.5])
+    extent = (-0.5 * sampling, (cols - 0.5) * sampling, (rows - 0.5) * sampling, -0.5 * sampling)
+    ax.imshow(shown, cmap="gray", vmin=low, vmax=high, extent=extent)
     colours = plt.get_cmap("tab10")
     for k in np.unique(detections.classes):
         chosen = detections.classes == k
