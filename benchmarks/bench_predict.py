@@ -151,8 +151,8 @@ def median_ratios(clocks: list[Clock], references: list[Clock]) -> tuple[float, 
 def predict_command(model: Path, images: Path, out: Path, *, sampling: float, config: str) -> list[str]:
     """The ``atomsight predict`` command line of a configuration ``TILE`` or ``TILE:PRECISION``."""
     tile, _, precision = config.partition(":")
-    return [sys.executable, "-m", "atomsight.cli", "predict", str(images), "--model", str(model), "--sampling", str(sampling),
-            "--out", str(out), "--tile", tile, *(["--precision", precision] if precision else [])]
+    return [sys.executable, "-m", "atomsight.cli", "predict", str(images), "--model", str(model),
+            "--sampling", str(sampling), "--out", str(out), "--tile", tile, *(["--precision", precision] if precision else [])]
 
 
 def positions(path: Path) -> np.ndarray:

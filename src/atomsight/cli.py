@@ -100,7 +100,8 @@ def describe_model(name: str, card: dict) -> str:
         f" {card['input_channels']} input channel(s); {card.get('status', 'final')}",
         f"  trained for C10 {span('c10_A', 1, 'Å', '+')} (C10 > 0 overfocus), Cs {span('cs_A', 1e4, 'µm', '+')},"
         f" C5 {span('c5_A', 1e7, 'mm')}, astigmatism {span('astigmatism_A', 1, 'Å')},"
-        f" dose {span('dose_e_per_A2', 1, 'e/Å²')}; detection threshold {card.get('postprocess', {}).get('threshold', '?')}",
+        f" dose {span('dose_e_per_A2', 1, 'e/Å²')};"
+        f" detection threshold {card.get('postprocess', {}).get('threshold', '?')}",
     ]
     for entry in card.get("evaluation", {}).get("doses", []):
         lines.append(f"  test F1 {entry['f1']:.3f} [{entry['f1_ci'][0]:.3f}, {entry['f1_ci'][1]:.3f}],"

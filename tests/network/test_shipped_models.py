@@ -36,8 +36,8 @@ MIN_F1 = {
 must reach at 10^4 e/Å^2. Measured 2026-11-30 (README, Shipped models): graphene 0.87-0.94 per
 image and 0.90 pooled, with --augment 0.92-0.98 and 0.95; graphene-corrected 0.99-1.00 and 1.00
 either way; gold 0.97-1.00 and 0.99, with --augment 0.99-1.00 and 1.00. The bounds are those less
-0.05, and the issue's 0.9 per image for graphene with --augment (it reaches 0.9 only with it). The images and the networks are
-fixed, so these are regression bounds: only floating-point differences between CPUs (bfloat16
+0.05, and the issue's 0.9 per image for graphene with --augment (it reaches 0.9 only with it).
+The images and the networks are fixed, so these are regression bounds: only floating-point differences between CPUs (bfloat16
 on CPUs with and without AVX-512 BF16) move the detections."""
 MARGIN = 1.0  # Å, atoms and detections this close to the edge are not counted (the evaluation's margin)
 MODELS = sorted(shipped_models())

@@ -114,7 +114,8 @@ def find_peaks(probabilities: np.ndarray, *, threshold: float = 0.5, min_distanc
     apart are kept; a flat maximum (e.g. probabilities saturated at 1) counts once.
     Each maximum's region is its basin in a watershed of the object probability,
     limited to the pixels above ``threshold``, so touching objects are split along the
-    ridge between them (:func:`_basins`: the pixels whose steepest ascent ends in it). The position is the centre of mass of the region weighted by
+    ridge between them (:func:`_basins`: the pixels whose steepest ascent ends in it). The
+    position is the centre of mass of the region weighted by
     ``(p - threshold)**2``, with ``p`` the object probability: the weight and its slope
     vanish at the region's edge, so pixels entering or leaving the region as an object
     moves by a fraction of a pixel change the result smoothly (at most 0.005 px error for

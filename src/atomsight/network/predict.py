@@ -274,7 +274,8 @@ def load_predictor(model: str | Path, *, precision: str | None = None) -> Predic
             return saved.probabilities(images)  # refers to ``saved``: its endpoints alone do not keep its variables
     else:
         runnable = network if precision is None else with_precision(network, precision)
-        forward = tf.function(lambda images: runnable(images, training=False), autograph=False,  # no Python control flow
+        # autograph=False: the lambda has no Python control flow to convert
+        forward = tf.function(lambda images: runnable(images, training=False), autograph=False,
                               input_signature=[tf.TensorSpec((None, None, None, card["input_channels"]), tf.float32)])
     sigma = card["normalization_sigma_pixels"]
 
@@ -438,12 +439,11 @@ def _plot_overlay(
     fig, ax = plt.subplots(figsize=(width, height))
     # Fixed margins [inches] for the labels and title: a layout engine would draw the figure twice
     fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, bottom=0.55 / height, top=1 - 0.4 / height)
-    # The figure is 770 pixels wide: a larger image is shown as means over blocks of k x k pixels
-    # (its last rows and columns short of a block left out), which the layout pass and the
-    # drawing resample k^2 times faster.
-    k = -(-max(image.shape[:2]) // OVERLAY_SIDE)
-    rows, cols = image.shape[0] // k * k, image.shape[1] // k * k
-    shown = image[:rows, :cols, 0].reshape(rows // k, k, cols // k, k).mean(axis=(1, 3))
+    # The figure is 770 pixels wide: a larger image is shown as means over blocks of block x block
+    # pixels (its last rows and columns short of a block left out), block^2 times less to resample.
+    block = -(-max(image.shape[:2]) // OVERLAY_SIDE)
+    rows, cols = image.shape[0] // block * block, image.shape[1] // block * block
+    shown = image[:rows, :cols, 0].reshape(rows // block, block, cols // block, block).mean(axis=(1, 3))
     low, high = np.percentile(shown, [0.5, 99.5])
     extent = (-0.5 * sampling, (cols - 0.5) * sampling, (rows - 0.5) * sampling, -0.5 * sampling)
     ax.imshow(shown, cmap="gray", vmin=low, vmax=high, extent=extent)
