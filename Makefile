@@ -27,8 +27,9 @@ $(VENV)/.installed: pyproject.toml envs/pip-constraints.txt
 run: install
 	$(BIN)/snakemake --cores $(CORES) --configfile workflow/configs/small.yaml
 
-## test: the test suite (first downloads, once, the packages whose example microscope files tests/io reads)
-test: install $(EXAMPLE_FILES)
+## test: the code checks, then the test suite (first downloads, once, the packages whose example
+## microscope files tests/io reads)
+test: lint $(EXAMPLE_FILES)
 	$(BIN)/python -m pytest
 
 $(TEMUL_WHEEL): | $(VENV)/.installed
@@ -41,10 +42,12 @@ $(HYPERSPY_WHEEL): | $(VENV)/.installed
 $(MRCFILE_SDIST): | $(VENV)/.installed
 	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: mrcfile==1.5.4 -d $(WHEELS)
 
-## lint: Snakemake's linter and formatter check
+## lint: Snakemake's linter and formatter check, ruff (pyflakes, import order, pycodestyle) and mypy
 lint: install
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/ruff check src tests benchmarks workflow/scripts
+	$(BIN)/mypy
 
 ## bench: the benchmarks (results go to BENCHMARKS.md by hand)
 bench: install

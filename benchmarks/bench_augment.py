@@ -23,20 +23,20 @@ import glob
 import time
 from collections.abc import Callable
 from pathlib import Path
-
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from atomsight.config import load_config
-from atomsight.microscope.data import SpectraSource
+from atomsight.core.matching import match
 from atomsight.evaluation.evaluate import evaluate_predictor, visible_positions
-from atomsight.evaluation.metrics import match
-from atomsight.microscope import draw, stack_parameters
-from atomsight.network.model import load_model
-from atomsight.network.predict import SYMMETRIES, apply_symmetry, invert_symmetry, load_predictor
 from atomsight.io.store import read_ground_truth
+from atomsight.microscope import draw, stack_parameters
+from atomsight.microscope.data import SpectraSource
+from atomsight.network.augment import SYMMETRIES, apply_symmetry, invert_symmetry
+from atomsight.network.model import load_model
+from atomsight.network.predictor import load_predictor
 
 
 def timed(predict: Callable[[np.ndarray], np.ndarray], clock: list[float]) -> Callable[[np.ndarray], np.ndarray]:

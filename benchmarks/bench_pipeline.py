@@ -22,8 +22,8 @@ import numpy as np
 
 from atomsight.config import load_config
 from atomsight.microscope.data import training_dataset
-from atomsight.simulation.labels import class_names
 from atomsight.network.model import build_model
+from atomsight.simulation.labels import class_names
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,8 +71,8 @@ def main() -> None:
     produced = pipeline_rate(stores, system, args.batch_size, args.batches)
     consumed = training_rate(system, args.batch_size, args.base_filters, args.steps)
     size = system["microscope"]["image_size"]
-    print(f"| {args.system} | {size}x{size} | {args.batch_size} | {args.base_filters} | {produced:.1f} | {consumed:.2f} "
-          f"| {produced / consumed:.0f} |")
+    print(f"| {args.system} | {size}x{size} | {args.batch_size} | {args.base_filters} | {produced:.1f} "
+          f"| {consumed:.2f} | {produced / consumed:.0f} |")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
-from atomsight.evaluation.metrics import match
+from atomsight.core.matching import match
 from atomsight.models import resolve_model
 
 MATCH_RADIUS = 0.5
@@ -152,7 +152,8 @@ def predict_command(model: Path, images: Path, out: Path, *, sampling: float, co
     """The ``atomsight predict`` command line of a configuration ``TILE`` or ``TILE:PRECISION``."""
     tile, _, precision = config.partition(":")
     return [sys.executable, "-m", "atomsight.cli", "predict", str(images), "--model", str(model),
-            "--sampling", str(sampling), "--out", str(out), "--tile", tile, *(["--precision", precision] if precision else [])]
+            "--sampling", str(sampling), "--out", str(out), "--tile", tile,
+            *(["--precision", precision] if precision else [])]
 
 
 def positions(path: Path) -> np.ndarray:
@@ -176,7 +177,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2048, help="image side [pixels at the model's sampling]")
     parser.add_argument("--configs", nargs="+", default=["2048"],
                         help="configurations TILE or TILE:PRECISION (--tile, --precision of atomsight predict)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds, each timing every configuration and the bare pass")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds, each timing every configuration and the bare pass")
     parser.add_argument("--images", type=int, default=0, help="also time a folder of this many images (0: not)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_predict"), help="scratch folder")
     args = parser.parse_args()
@@ -196,7 +198,8 @@ def main() -> None:
     for _ in range(args.rounds):
         for config in args.configs:
             out = args.out / config.replace(":", "_")
-            e2e[config].append(timed_run(predict_command(args.model, image_path, out, sampling=sampling, config=config)))
+            command = predict_command(args.model, image_path, out, sampling=sampling, config=config)
+            e2e[config].append(timed_run(command))
         bare.append(forward())
         imports.append(timed_run([sys.executable, "-c", "import atomsight.network.predict"]))
         tf_imports.append(timed_run([sys.executable, "-c", "import tensorflow"]))

@@ -1,9 +1,9 @@
 """Benchmark: memory of a sequence analysis against the length of the movie.
 
 A movie of ``n`` frames (``--side`` pixels square, float32 in a memory-mapped ``.npy``) of a
-square lattice of Gaussian columns (sigma 1.5 pixels, 16 pixels apart) drifting by a known 0.13 pixel a frame, with Poisson noise,
-is read (:func:`atomsight.io.movies.read_movie`), registered, linked and written with its
-plots and overlay (:func:`atomsight.analysis.sequence.analyze_sequence`,
+square lattice of Gaussian columns (sigma 1.5 pixels, 16 pixels apart) drifting by a known
+0.13 pixel a frame, with Poisson noise, is read (:func:`atomsight.io.movies.read_movie`),
+registered, linked and written with its plots and overlay (:func:`atomsight.analysis.sequence.analyze_sequence`,
 :func:`atomsight.analysis.sequence.write_sequence`), with the lattice's true positions as the
 detections (the network is not what is measured). Printed per length: the peak memory that
 Python's tracemalloc counts (numpy's arrays included), in frames of float32, its ratio to

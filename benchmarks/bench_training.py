@@ -38,10 +38,10 @@ import numpy as np
 import tensorflow as tf
 
 from atomsight.config import load_config
-from atomsight.microscope.data import training_dataset, training_spectra
-from atomsight.simulation.labels import class_names
 from atomsight.microscope import Microscope
+from atomsight.microscope.data import training_dataset, training_spectra
 from atomsight.network.train import new_model
+from atomsight.simulation.labels import class_names
 
 REPO = Path(__file__).resolve().parents[1]
 WARM_UP_STEPS = 2

@@ -61,7 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for threshold in args.thresholds:
             settings = copy.deepcopy(system)
-            settings["evaluation"]["threshold"] = threshold
+            settings["detection"]["threshold"] = threshold
             result = evaluate_predictor(settings, predictor, test_stores=stores, out=Path(scratch) / str(threshold))
             mean_f1.append(float(np.mean([d["f1"] for d in result["doses"]])))
             cells = [f"{d['precision']:.3f} / {d['recall']:.3f} / {d['f1']:.3f} / {d['rmse']:.3f}"

@@ -57,7 +57,8 @@ def test_minimal_config_is_completed_from_the_schema():
         (lambda c: c["systems"]["x"].update(colour="red"), "systems.x"),
         (lambda c: c["systems"]["x"].pop("labels"), "systems.x"),
         (lambda c: c["systems"]["x"]["structures"].update(generator="nanotube"), "systems.x.structures.generator"),
-        (lambda c: c["systems"]["x"]["structures"].update(parameters={"bond_lenght": 1.4}), "systems.x.structures.parameters"),
+        (lambda c: c["systems"]["x"]["structures"].update(parameters={"bond_lenght": 1.4}),
+         "systems.x.structures.parameters"),
         (lambda c: c.update(device="tpu"), "device"),
         (lambda c: c["systems"]["x"].update(training={"precision": "float16"}), "systems.x.training.precision"),
         (lambda c: c["systems"]["x"].update(training={"jit_compile": "yes"}), "systems.x.training.jit_compile"),
@@ -146,7 +147,9 @@ def test_overlays_merge_like_snakemake_configfiles(tmp_path):
     assert config["systems"]["x"]["microscope"]["image_size"] == 64
     assert config["systems"]["x"]["energy"] == 80e3
     overlay.write_text("systems:\n  x:\n    microscope: {image_size: 60}\n")
-    with pytest.raises(ConfigError, match=r"base\.yaml \+ .*small\.yaml: systems\.x\.microscope\.image_size: 60 is not a multiple of 8"):
+    with pytest.raises(ConfigError,
+                       match=r"base\.yaml \+ .*small\.yaml: systems\.x\.microscope\.image_size: 60"
+                             r" is not a multiple of 8"):
         load_config(base, overlay)
 
 

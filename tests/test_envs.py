@@ -34,7 +34,7 @@ def test_gpu_environment_differs_only_by_cuda_builds():
 def test_pip_constraints_agree_with_pyproject():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     direct = pins(project["dependencies"] + project["optional-dependencies"]["ml"])
-    lines = [l for l in (REPO / "envs" / "pip-constraints.txt").read_text().splitlines() if "==" in l]
+    lines = [line for line in (REPO / "envs" / "pip-constraints.txt").read_text().splitlines() if "==" in line]
     locked = {k.lower().replace("_", "-"): v for k, v in pins(lines).items()}
     for name, version in direct.items():
         assert locked[name.lower()] == version, name

@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import pytest
 
-from atomsight.network.model import load_model
 from atomsight.io.store import open_shard
+from atomsight.network.model import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 START_SLURM = REPO / "tests" / "slurm" / "start-slurm.sh"

@@ -76,11 +76,13 @@ def test_nothing_is_left_to_do_and_a_lost_shard_comes_back_identical(workdir, sn
 
 
 def test_invalid_configuration_stops_with_the_key_named(tmp_path, snakemake):
-    config = (REPO / "tests" / "data" / "tiny.yaml").read_text().replace("storage_sampling: 0.12", "storage_sampling: -1")
+    config = (REPO / "tests" / "data" / "tiny.yaml").read_text().replace("storage_sampling: 0.12",
+                                                                        "storage_sampling: -1")
     (tmp_path / "config.yaml").write_text(config)
     result = snakemake(tmp_path, "-n")
     assert result.returncode != 0
-    assert "config: systems.gold.simulation.storage_sampling: -1 is less than or equal to the minimum of 0" in result.stdout
+    message = "config: systems.gold.simulation.storage_sampling: -1 is less than or equal to the minimum of 0"
+    assert message in result.stdout
 
 
 def test_lint_and_format_are_clean():

@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .analysis.gold import GOLD_LATTICE_CONSTANT
+from .analysis.graphene import BOND_LENGTH
+from .io.formats import describe_formats
 from .network.tiling import DEFAULT_TILE
 
 
@@ -23,9 +26,15 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from .microscope.preview import preview
+    from .config import load_config, system_config
+    from .layout import ResultsLayout
+    from .microscope.preview import plot_training_images
 
-    out = preview([args.config, *args.configfile], args.system, results=args.results, out=args.out, count=args.count, seed=args.seed)
+    system = system_config(load_config(args.config, *args.configfile), args.system)
+    layout = ResultsLayout(args.results)
+    stores = layout.existing_shard_stores(args.system, system, "train")
+    out = plot_training_images(stores, system, name=args.system, out=args.out or layout.preview(args.system),
+                               count=args.count, seed=args.seed)
     print(f"wrote {out}")
     return 0
 
@@ -33,14 +42,15 @@ def _preview(args: argparse.Namespace) -> int:
 def _evaluate_grid(args: argparse.Namespace) -> int:
     from .config import load_config, system_config
     from .evaluation.grid import evaluate_grid
-    from .microscope.preview import split_stores
+    from .layout import ResultsLayout
 
     system = system_config(load_config(args.config, *args.configfile), args.system)
-    out = args.out or args.results / "eval" / args.system / "grid"
+    layout = ResultsLayout(args.results)
+    out = args.out or Path(layout.grid(args.system))
     results = evaluate_grid(
-        system, model_path=args.model or args.results / "training" / args.system / "model.keras",
-        test_stores=split_stores(args.results, args.system, system, "test"),
-        train_stores=split_stores(args.results, args.system, system, "train"), out=out,
+        system, model_path=args.model or layout.training(args.system, "model.keras"),
+        test_stores=layout.existing_shard_stores(args.system, system, "test"),
+        train_stores=layout.existing_shard_stores(args.system, system, "train"), out=out,
     )
     print(f"cells with noise-free contrast >= {results['contrast_threshold']:g}, pooled (model | baseline):")
     for entry in results["summary"]:
@@ -59,7 +69,7 @@ def _predict(args: argparse.Namespace) -> int:
     from .network.predict import predict_images
 
     for path in predict_images(args.model, args.images, sampling=args.sampling, out=args.out, tile=args.tile,
-                               augment=args.augment, precision=args.precision):
+                               augment=args.augment, precision=args.precision, series=args.series):
         print(f"wrote {path}")
     return 0
 
@@ -78,51 +88,29 @@ def _track(args: argparse.Namespace) -> int:
 
 def _models(args: argparse.Namespace) -> int:
     from .models import SHIPPED, shipped_models
+    from .models.card import describe_card
 
     cards = shipped_models()
     if not cards:
         print(f"no shipped models in {SHIPPED}")
     for name, card in cards.items():
-        print(describe_model(name, card))
+        print(describe_card(name, card))
     return 0
-
-
-def describe_model(name: str, card: dict) -> str:
-    """A few lines on a model card: what it finds, where, under which conditions, how well."""
-    conditions = card.get("intended_conditions", {})
-
-    def span(key: str, scale: float, unit: str, sign: str = "") -> str:
-        value = conditions.get(key)
-        return "?" if value is None else f"{value[0] / scale:{sign}g} to {value[1] / scale:{sign}g} {unit}"
-
-    lines = [
-        f"{name}: {', '.join(card['classes'][1:])} at {card['energy'] / 1e3:g} kV, {card['sampling']} Å/pixel,"
-        f" {card['input_channels']} input channel(s); {card.get('status', 'final')}",
-        f"  trained for C10 {span('c10_A', 1, 'Å', '+')} (C10 > 0 overfocus), Cs {span('cs_A', 1e4, 'µm', '+')},"
-        f" C5 {span('c5_A', 1e7, 'mm')}, astigmatism {span('astigmatism_A', 1, 'Å')},"
-        f" dose {span('dose_e_per_A2', 1, 'e/Å²')};"
-        f" detection threshold {card.get('postprocess', {}).get('threshold', '?')}",
-    ]
-    for entry in card.get("evaluation", {}).get("doses", []):
-        lines.append(f"  test F1 {entry['f1']:.3f} [{entry['f1_ci'][0]:.3f}, {entry['f1_ci'][1]:.3f}],"
-                     f" RMSE {entry['rmse']:.3f} Å at {entry['dose']:g} e/Å²")
-    lines.append(f"  licence: {card.get('licence', 'see the package')}")
-    return "\n".join(lines)
 
 
 def _release(args: argparse.Namespace) -> int:
     from .config import load_config, system_config
-    from .network.release import release
+    from .export.release import release
 
     system = system_config(load_config(args.config, *args.configfile), args.system)
-    out = release(system, name=args.name or args.system, system_name=args.system, model_path=args.network,
+    out = release(system, name=args.name or args.system, system_name=args.system, model_path=args.model,
                   history_path=args.history, metrics_path=args.metrics, out=args.out, grid_path=args.grid)
     print(f"wrote {out}")
     return 0
 
 
 def _analyze_each(name: str, analyze, paths: Sequence[Path]) -> int:
-    """Run ``analyze(path)`` on each file; print what it wrote, or the error naming the file. Exit status 2 if any failed."""
+    """Run ``analyze(path)`` on each file; print what it wrote or the error naming the file; 2 if any failed."""
     failed = 0
     for path in paths:
         try:
@@ -154,6 +142,13 @@ def _analyze_gold(args: argparse.Namespace) -> int:
     return status
 
 
+def _add_model_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--model`` of every command that applies a model."""
+    parser.add_argument("--model", required=True,
+                        help="a shipped model's name (`atomsight models` lists them), e.g. graphene, or a model"
+                             " folder, e.g. results/models/graphene")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``atomsight`` command."""
     parser = argparse.ArgumentParser(
@@ -176,8 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("system", help="its system, e.g. graphene")
     release.add_argument("--configfile", type=Path, action="append", default=[],
                          help="a file merged over CONFIG, as with snakemake --configfile (repeatable)")
-    release.add_argument("--network", type=Path, required=True,
-                         help="model.keras of a finished run, or backup/latest.weights.h5 of a running one")
+    release.add_argument("--model", type=Path, required=True,
+                         help="the trained network: model.keras of a finished run, or backup/latest.weights.h5 of a"
+                              " running one")
     release.add_argument("--history", type=Path, required=True, help="the run's history.csv")
     release.add_argument("--metrics", type=Path, required=True, help="metrics.json of its evaluation on the test split")
     release.add_argument("--grid", type=Path, help="summary JSON of its evaluation over a grid of conditions")
@@ -215,18 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="find atoms or columns in images with a shipped or trained model")
     predict.add_argument("images", type=Path, nargs="+",
-                         help="images: .npy, .tif/.tiff, .png, or microscope files .dm3/.dm4, .emd, .ser/.emi, .mrc,"
-                              " or folders of them; all predicted in one run with the model loaded once")
+                         help=f"images, or folders of them: {describe_formats()}; all predicted in one run with the"
+                              " model loaded once; a file of several frames is predicted frame by frame, or for a"
+                              " focal-series model (gold-counting) is one series")
     predict.add_argument("--sampling", type=float,
                          help="pixel size of the images [Å/pixel]; default: each file's own calibration, which"
                               " this overrides (warning if they differ by more than 1 %%); needed for files"
                               " without one")
-    predict.add_argument("--model", required=True,
-                         help="a shipped model's name (`atomsight models` lists them), e.g. graphene, or a model"
-                              " folder, e.g. results/models/graphene")
+    _add_model_argument(predict)
     predict.add_argument("--out", type=Path, required=True, help="folder of the results")
     predict.add_argument("--tile", type=int, default=DEFAULT_TILE,
-                         help=f"largest tile side for large images [pixels at the model's sampling] (default: {DEFAULT_TILE});"
+                         help="largest tile side for large images [pixels at the model's sampling] (default:"
+                              f" {DEFAULT_TILE});"
                               " tiles overlap by twice the network's receptive field, so they join without seams;"
                               " larger tiles are faster and need more memory")
     predict.add_argument("--augment", action="store_true",
@@ -237,14 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="compute the network in this Keras dtype policy instead of its training precision:"
                               " mixed_bfloat16 is 1.4x as fast on CPUs with AVX-512 BF16 and changes a few"
                               " detections near the threshold (BENCHMARKS.md)")
+    predict.add_argument("--series", action="store_true",
+                         help="the images are the files of one focal series, in the order of the model's defoci"
+                              " (atomsight models lists them): registered to each other, checked against the"
+                              " model's number of images and for one pixel size")
     predict.set_defaults(run=_predict)
 
     track = commands.add_parser("track", help="drift, tracks, site occupancy and events of image sequences")
-    track.add_argument("model", help="a shipped model's name or a model folder, e.g. results/models/gold")
+    _add_model_argument(track)
     track.add_argument("movies", nargs="+",
-                       help="movies: microscope files .dm3/.dm4, .emd, .ser/.emi, .mrc, calibrated .tif/.tiff (one"
-                            " frame a page), or .npy arrays (frames, H, W); glob patterns such as 'frames/*.dm4'"
-                            " are expanded, sorted by name")
+                       help=f"movies, each a file of frames: {describe_formats()} (a TIFF one frame a page, a .npy"
+                            " array (frames, H, W)); glob patterns such as 'frames/*.dm4' are expanded, sorted by name")
     track.add_argument("--frames-from-files", action="store_true",
                        help="read all MOVIES as the frames of one movie, in the order given, named after the"
                             " folder of the first; frames of another size or pixel size are skipped with a warning")
@@ -257,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--site-radius", type=float, default=1.0,
                        help="tracks closer than this form one site [Å]; below half the site spacing (default: 1.0)")
     track.add_argument("--tile", type=int, default=DEFAULT_TILE,
-                       help=f"largest tile side for large frames [pixels at the model's sampling] (default: {DEFAULT_TILE});"
+                       help="largest tile side for large frames [pixels at the model's sampling] (default:"
+                            f" {DEFAULT_TILE});"
                             " as predict's --tile")
     track.set_defaults(run=_track)
 
@@ -272,8 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     graphene.add_argument("--out", type=Path, required=True, help="folder of the results")
     graphene.add_argument("--cutoff", type=float, default=1.8,
                           help="atoms closer than this are bonded [Å] (default: 1.8)")
-    graphene.add_argument("--bond-length", type=float, default=1.42,
-                          help="bond length of unstrained graphene, the strain's reference [Å] (default: 1.42)")
+    graphene.add_argument("--bond-length", type=float, default=BOND_LENGTH,
+                          help="bond length of unstrained graphene, the strain's reference [Å] (default: the"
+                               f" configuration's, {BOND_LENGTH:g})")
     graphene.add_argument("--max-ring", type=int, default=9,
                           help="largest ring [atoms]; larger faces are holes or the outside (default: 9)")
     graphene.set_defaults(run=_analyze_graphene)
@@ -288,8 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     gold.add_argument("--out", type=Path, required=True, help="folder of the results")
     gold.add_argument("--cutoff", type=float, default=3.2,
                       help="column pairs closer than this are listed [Å] (default: 3.2, above Au <110>'s 2.88)")
-    gold.add_argument("--lattice-constant", type=float, default=4.078,
-                      help="cubic lattice constant of the reference column distances [Å] (default: 4.078, gold)")
+    gold.add_argument("--lattice-constant", type=float, default=GOLD_LATTICE_CONSTANT,
+                      help="cubic lattice constant of the reference column distances [Å] (default: the"
+                           f" configuration's gold, {GOLD_LATTICE_CONSTANT:g})")
     gold.set_defaults(run=_analyze_gold)
     return parser
 

@@ -8,8 +8,10 @@ is the single place where defaults live.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
+import warnings
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -27,10 +29,14 @@ class ConfigError(ValueError):
     """An invalid configuration; the message names the file, key and problem."""
 
 
+@functools.cache
+def _schema_text() -> str:
+    return resources.files("atomsight").joinpath(SCHEMA_NAME).read_text()
+
+
 def load_schema() -> dict[str, Any]:
-    """Return the configuration's JSON schema as a dictionary."""
-    text = resources.files("atomsight").joinpath(SCHEMA_NAME).read_text()
-    return yaml.safe_load(text)
+    """Return the configuration's JSON schema as a dictionary (a fresh copy)."""
+    return yaml.safe_load(_schema_text())
 
 
 def _validator_filling_defaults() -> type:
@@ -76,6 +82,7 @@ def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[s
     """
     if not isinstance(config, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(config).__name__}")
+    _move_detection_keys(config, source)
     validator = _validator_filling_defaults()(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
@@ -83,6 +90,36 @@ def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[s
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
     _check_consistency(config, source)
     return config
+
+
+DEPRECATED_DETECTION_KEYS = ("threshold", "epsilon", "t", "h")
+"""Keys of ``systems.<name>.detection`` that older configurations put under ``evaluation``."""
+
+
+def _move_detection_keys(config: dict[str, Any], source: str) -> None:
+    """Move each system's detection keys from ``evaluation`` (where they were) to ``detection``, with a warning."""
+    systems = config.get("systems")
+    if not isinstance(systems, dict):
+        return
+    for name, system in systems.items():
+        evaluation = system.get("evaluation") if isinstance(system, dict) else None
+        if not isinstance(evaluation, dict):
+            continue
+        moved = [key for key in DEPRECATED_DETECTION_KEYS if key in evaluation]
+        if not moved:
+            continue
+        detection = system.setdefault("detection", {})
+        if not isinstance(detection, dict):
+            continue  # the schema names the wrong type
+        clash = [key for key in moved if key in detection]
+        if clash:
+            raise ConfigError(f"{source}: systems.{name}: {', '.join(clash)} given under both evaluation (the old"
+                              " place) and detection; keep them under detection only")
+        for key in moved:
+            detection[key] = evaluation.pop(key)
+        warnings.warn(f"{source}: systems.{name}.evaluation.{{{','.join(moved)}}} moved to"
+                      f" systems.{name}.detection (post-processing settings); write them there", FutureWarning,
+                      stacklevel=3)
 
 
 def _is_range(value: Any) -> bool:
@@ -249,6 +286,20 @@ def load_config(path: str | Path, *overlays: str | Path) -> dict[str, Any]:
             raise ConfigError(f"{overlay}: expected a mapping at the top level")
         merge(config, extra)
     return validate_config(config, source=" + ".join(map(str, paths)))
+
+
+def modalities() -> tuple[str, ...]:
+    """Return the imaging modes a system may have (``systems.<name>.modality``): the schema's list, the one owner."""
+    return tuple(load_schema()["$defs"]["system"]["properties"]["modality"]["enum"])
+
+
+def generator_default(generator: str, key: str) -> Any:
+    """Return the schema's default of a structure generator's parameter, e.g. graphene's ``bond_length`` [Å].
+
+    The material constants the analyses compare with (graphene's bond length, gold's lattice
+    constant) are these: the values the shipped models' structures were built with.
+    """
+    return load_schema()["$defs"][f"{generator}_parameters"]["properties"][key]["default"]
 
 
 def system_config(config: Mapping[str, Any], system: str) -> dict[str, Any]:

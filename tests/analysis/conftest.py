@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from ase import Atoms
 
+from atomsight.network.postprocess import find_peaks
 from atomsight.simulation.labels import gaussian_label_maps
-from atomsight.network.postprocess import detect
 from atomsight.simulation.simulate import exit_wave
 from atomsight.structures.build import generate_structure
 from atomsight.structures.columns import column_ground_truth
@@ -81,7 +81,7 @@ def _detections(atoms: Atoms, shift: np.ndarray, sampling: float, gpts: tuple[in
     columns, _ = column_ground_truth(atoms)
     maps = gaussian_label_maps(columns + shift * sampling, np.zeros(len(columns), int), n_classes=1, gpts=gpts,
                                sampling=(sampling, sampling), sigma=0.4)[0, CROP:-CROP, CROP:-CROP]
-    found = detect(np.stack([1 - maps, maps], axis=-1), method="peaks")
+    found = find_peaks(np.stack([1 - maps, maps], axis=-1), threshold=0.5, min_distance=2)
     return found.positions * sampling
 
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from atomsight.analysis.gold import analyze_gold, column_distances, column_heights
+from atomsight.analysis.gold import analyze_gold, atom_count, column_distances, column_heights
 from atomsight.analysis.gold_files import OUTPUT_SUFFIXES, analyze_gold_file
 from atomsight.cli import main
 
@@ -111,6 +111,31 @@ def test_heights_come_from_height_classes_only():
     assert column_heights(["column-2", "column"]) is None
 
 
+def test_the_atom_count_is_the_sum_of_expected_heights_with_their_variances():
+    # column 1 surely 2 atoms; column 2 one or two atoms alike; the background's share drops out
+    p = {"column-1": np.array([0.0, 0.25]), "column-2": np.array([0.9, 0.25]), "column-3+": np.array([0.0, 0.0])}
+    mean, std = atom_count(p)
+    assert mean == pytest.approx(2.0 + 1.5, abs=1e-12) and std == pytest.approx(0.5, abs=1e-12)
+    assert atom_count({"column": np.array([0.9])}) is None
+
+
+def test_the_columns_keep_each_heights_probability_and_the_summary_the_expected_atoms(tmp_path):
+    xy = grid_110(3, 2)
+    path = tmp_path / "p.csv"
+    lines = ["x_A,y_A,row,col,class,probability,p_column-1,p_column-2"]
+    lines += [f"{x},{y},{x / 0.1},{y / 0.1},column-2,0.7,0.2,0.7" for x, y in xy]
+    path.write_text("\n".join(lines) + "\n")
+    analyze_gold_file(path, out=tmp_path / "out")
+    with open(tmp_path / "out" / "p_columns.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [(r["p_column-1"], r["p_column-2"]) for r in rows] == [("0.2000", "0.7000")] * len(xy)
+    summary = json.loads((tmp_path / "out" / "p_summary.json").read_text())
+    p1, p2 = 0.2 / 0.9, 0.7 / 0.9
+    assert summary["atoms"] == 2 * len(xy) and summary["height_histogram"] == {"2": len(xy)}
+    assert summary["atoms_expected"] == pytest.approx(len(xy) * (p1 + 2 * p2), abs=0.005)
+    assert summary["atoms_std"] == pytest.approx(np.sqrt(len(xy) * p1 * p2), abs=0.005)
+
+
 def write_csv(path, xy, classes, probability):
     with open(path, "w", newline="") as stream:
         writer = csv.writer(stream)
@@ -131,7 +156,9 @@ def test_cli_writes_every_output_and_names_a_bad_file(tmp_path, capsys):
     assert main(["analyze", "gold", str(good), str(tmp_path / "bad.csv"), "--out", str(tmp_path / "out")]) == 2
     captured = capsys.readouterr()
     assert "bad.csv: expected columns x_A, y_A" in captured.err
-    assert captured.out.count("wrote") == len(OUTPUT_SUFFIXES) + 2  # and the movie particle_: its table and plot
+    # and the height histogram, and the movie particle_: its table and plot
+    assert captured.out.count("wrote") == len(OUTPUT_SUFFIXES) + 1 + 2
+    assert (tmp_path / "out" / "particle_frame0000_heights.png").stat().st_size > 0
     summary = json.loads((tmp_path / "out" / "particle_frame0000_summary.json").read_text())
     assert summary["columns"] == len(xy)
     assert summary["atoms"] == heights.sum()

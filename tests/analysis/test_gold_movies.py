@@ -4,11 +4,10 @@ import csv
 
 import numpy as np
 import pytest
+from test_gold_analysis import A, B, grid_110  # the hand-built <110> lattice
 
 from atomsight.analysis.gold_movies import movie_frames
 from atomsight.cli import main
-
-from test_gold_analysis import A, B, grid_110  # the hand-built <110> lattice
 
 
 def test_frames_are_grouped_by_movie_and_sorted_by_frame():

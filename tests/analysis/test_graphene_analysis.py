@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from atomsight.analysis.graphene import analyze_graphene, bond_uncertainties
-from atomsight.analysis.graphene_files import OUTPUT_SUFFIXES, read_positions
+from atomsight.analysis.graphene_files import OUTPUT_SUFFIXES
 from atomsight.cli import main
 
 BOND = 1.42  # [Å]
@@ -233,15 +233,6 @@ def test_positions_without_sigma_give_nan_errors(tmp_path):
     summary = json.loads((tmp_path / "plain_summary.json").read_text())
     assert summary["bonds"]["length_error_median_A"] is None
     assert summary["bonds"]["length_mean_A"] == pytest.approx(BOND)
-
-
-def test_read_positions_takes_probability_and_sigma(tmp_path):
-    xy = sheet((2, 2))
-    sigma = np.column_stack([np.linspace(0.01, 0.02, len(xy)), np.linspace(0.03, 0.04, len(xy))])
-    positions = read_positions(write_positions(tmp_path / "p.csv", xy, sigma=sigma))
-    np.testing.assert_allclose(positions.xy, xy)
-    np.testing.assert_allclose(positions.sigma, sigma)
-    np.testing.assert_allclose(positions.probability, 0.9)
 
 
 @pytest.mark.parametrize(

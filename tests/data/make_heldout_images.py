@@ -59,7 +59,8 @@ def main() -> None:
             image = microscope.images(tf.gather(waves, [structure]), stack_parameters([params])).numpy()[0, ..., 0]
             image = np.round(image * DOSE * sampling**2)  # electron counts per pixel
             stem = f"{args.system}_{name}_s{structure}"
-            axes = [{"size": SIZE, "name": axis, "scale": sampling / 10, "offset": 0.0, "units": "nm", "navigate": False}
+            axes = [{"size": SIZE, "name": axis, "scale": sampling / 10, "offset": 0.0, "units": "nm",
+                     "navigate": False}
                     for axis in ("y", "x")]
             tiff_writer(str(args.out / f"{stem}.tif"), {"data": image.astype(np.float32), "axes": axes,
                                                          "metadata": {}, "original_metadata": {}})

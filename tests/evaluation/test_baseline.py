@@ -5,9 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from atomsight.core.matching import match
 from atomsight.evaluation.baseline import BaselineParameters, BaselineSearch, find_atoms, fit_baseline
 from atomsight.evaluation.evaluate import inside_margin
-from atomsight.evaluation.metrics import aggregate, match, scores_of
+from atomsight.evaluation.metrics import aggregate, scores_of
 
 SAMPLING = 0.12
 """Pixel size of the test images [Å/pixel], the paper's."""

@@ -11,9 +11,9 @@ import tensorflow as tf
 import zarr
 
 from atomsight.evaluation.evaluate import evaluate, evaluate_predictor, visible_positions
-from atomsight.network.export import export
-from atomsight.network.exported import load_exported
+from atomsight.export.savedmodel import export
 from atomsight.microscope import local_normalize
+from atomsight.network.exported import load_exported
 from atomsight.network.train import train
 
 

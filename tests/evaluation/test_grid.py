@@ -35,7 +35,8 @@ def test_grid_values_are_given_or_spread_over_the_range():
 
 
 def small_grid(system, **grid):
-    """The system with a small grid (two images per cell, two doses, two fitting images, a narrow search), or ``grid``."""
+    """The system with a small grid (two images per cell, two doses, two fitting images, a narrow search), or
+    ``grid``."""
     system["evaluation"]["grid"].update({
         "images_per_cell": 2, "fit_images": 2, "doses": [1000.0, 100000.0],
         "baseline": {"smoothing": [0.1, 0.3], "min_distance": [0.6, 1.0], "threshold": [0.0, 1.0],
@@ -99,8 +100,8 @@ def ideal(tiny_config, tiny_stores, tmp_path_factory):
 
 def test_a_perfect_model_and_a_tuned_baseline_find_the_atoms_of_clean_images(ideal, tmp_path):
     system, stores = ideal
-    results = evaluate_grid_predictor(system, image_minus_vacuum, test_stores=stores["test"],
-                                      train_stores=stores["train"], out=tmp_path)
+    evaluate_grid_predictor(system, image_minus_vacuum, test_stores=stores["test"],
+                            train_stores=stores["train"], out=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUTS)  # no temporary file left behind
     rows = read_rows(tmp_path)
     assert [(r["method"], float(r["dose"])) for r in rows] == [
@@ -157,20 +158,21 @@ def test_contrast_is_std_over_mean_of_the_noise_free_image(graphene, blind):
             image = source.microscope().intensities(spectra, stack_parameters(params)).numpy()[:, 0]
             contrast[defocus, cs] = np.mean([im.std() / im.mean() for im in image])
     for row in read_rows(out):
-        assert float(row["contrast"]) == pytest.approx(contrast[float(row["defocus_A"]), float(row["Cs_A"])], rel=1e-5)
+        # abTEM's defocus is -C10 (atomsight.core.defocus)
+        assert float(row["contrast"]) == pytest.approx(contrast[-float(row["C10_A"]), float(row["Cs_A"])], rel=1e-5)
     # Graphene is a weak phase object: in focus without Cs (nor C5, astigmatism) its image is almost flat,
     # while C10 = +60 Å with Cs = -12 µm is near the negative-Cs optimum, several percent of contrast.
     assert contrast[0.0, 0.0] < 0.2 * contrast[-60.0, -1.2e5]
     assert contrast[-60.0, -1.2e5] > 0.02
 
 
-def test_every_cell_dose_and_method_has_a_row_with_both_defocus_conventions(graphene, blind):
+def test_every_cell_dose_and_method_has_a_row_with_c10_and_cs(graphene, blind):
     system, _ = graphene
     results, out = blind
     rows = read_rows(out)
     assert list(rows[0]) == list(COLUMNS) and len(rows) == 2 * 2 * 2 * 2
     for row in rows:
-        assert float(row["C10_A"]) == -float(row["defocus_A"])
+        assert float(row["C10_A"]) in (0.0, 60.0)  # the grid's abTEM defocus 0 and -60 Å
         assert float(row["Cs_um"]) == pytest.approx(float(row["Cs_A"]) / 1e4)
         if row["method"] == "model":
             # Nothing found: precision 0, recall 0, no matched pair (empty RMSE), no baseline settings.
@@ -178,7 +180,7 @@ def test_every_cell_dose_and_method_has_a_row_with_both_defocus_conventions(grap
         else:
             assert row["polarity"] in ("bright", "dark") and 0 <= float(row["fit_f1"]) <= 1
     assert results["C10_A"] == [0.0, 60.0] and results["Cs_A"] == [0.0, -1.2e5]
-    assert np.shape(results["per_cell"]["baseline"]["f1"]) == (2, 2, 2)  # [dose][defocus][Cs]
+    assert np.shape(results["per_cell"]["baseline"]["f1"]) == (2, 2, 2)  # [dose][C10][Cs]
 
 
 def test_the_summary_pools_the_cells_of_enough_contrast(graphene, blind, tmp_path):

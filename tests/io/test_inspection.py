@@ -1,8 +1,8 @@
 import pytest
 
 from atomsight.cli import main
-from atomsight.simulation.exitwaves import build_shard
 from atomsight.io.inspection import summarize_store
+from atomsight.simulation.exitwaves import build_shard
 from atomsight.structures.build import generate_split, write_structures
 
 

@@ -33,7 +33,8 @@ def test_the_dataarray_has_coordinates_in_angstrom(graphene_train):
     assert waves.x.attrs["units"] == "Å"
     np.testing.assert_allclose(np.diff(waves.x), attrs["sampling"][0])
     assert waves.x[-1] + attrs["sampling"][0] == pytest.approx(attrs["extent"][0])
-    np.testing.assert_array_equal(waves.sel(structure=2).values, open_shard(graphene_train / "shard-001.zarr")["array0"][0])
+    np.testing.assert_array_equal(waves.sel(structure=2).values,
+                                  open_shard(graphene_train / "shard-001.zarr")["array0"][0])
     labels = split_dataarray(graphene_train, "labels")
     assert labels.dims == ("structure", "class_name", "x", "y")
     assert list(labels.class_name.values) == ["atom"]

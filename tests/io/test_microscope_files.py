@@ -13,9 +13,10 @@ import pytest
 import tifffile
 from rsciio import digitalmicrograph, emd, tiff
 
+from atomsight.io.formats import read_microscope_file
 from atomsight.io.images import file_sampling, read_frames, read_image
-from atomsight.io.microscope_files import angstrom_per_pixel, read_microscope_file, resolve_sampling
-from atomsight.network.predict import Predictor, predict_images
+from atomsight.io.microscope_files import angstrom_per_pixel, resolve_sampling
+from atomsight.network.predict import predict_images
 
 RNG = np.random.default_rng(11)
 
@@ -349,29 +350,22 @@ def test_an_all_zero_frame_is_named_and_the_others_are_read(tmp_path):
     frames = RNG.normal(size=(3, 20, 20)).astype(np.float32)
     frames[1] = 0  # a dropped camera frame
     emd.file_writer(str(tmp_path / "movie.emd"), signal(frames, units="nm", scale=0.01))
-    with pytest.warns(UserWarning, match=r"movie.emd frame 1: image channel\(s\) \[0\] constant.*frame skipped"):
+    with pytest.warns(UserWarning, match=r"movie.emd frame 1: constant.*frame skipped"):
         read = dict(read_frames(tmp_path / "movie.emd"))
     assert sorted(read) == [0, 2]
     np.testing.assert_array_equal(read[2][..., 0], frames[2])
 
 
-def image_predictor(card):
-    """A stand-in for a trained model that takes the (0..1) image itself as the atom probability."""
-    return Predictor(normalize=lambda batch: batch,
-                     probabilities=lambda batch: np.concatenate([1 - batch, batch], axis=-1),
-                     card=card, receptive_field=0)
-
-
-def test_predict_takes_the_pixel_size_from_the_file_and_each_frame_of_a_sequence(tmp_path):
-    card = {"sampling": 0.12, "input_channels": 1, "size_multiple": 8, "classes": ["background", "atom"],
-            "postprocess": {"threshold": 0.5}}  # the parts of a model card (model.json) that predict reads
+def test_predict_takes_the_pixel_size_from_the_file_and_each_frame_of_a_sequence(tmp_path, make_predictor):
+    # A stand-in for a trained model that takes the (0..1) image itself as the atom probability.
+    image_predictor = make_predictor(lambda batch: np.concatenate([1 - batch, batch], axis=-1), sampling=0.12)
     sampling = 0.1  # [Å/pixel], stored as 0.01 nm
     atoms = [np.array([[1.5, 2.2], [4.3, 1.1]]), np.array([[2.6, 2.9], [4.0, 4.4]])]  # frames 0 and 2, (x, y) [Å]
     frames = np.stack([spots((60, 56), atoms[0], sampling=sampling), np.zeros((60, 56), np.float32),
                        spots((60, 56), atoms[1], sampling=sampling)])
     emd.file_writer(str(tmp_path / "movie.emd"), signal(frames, units="nm", scale=sampling / 10))
     with pytest.warns(UserWarning, match="movie.emd frame 1"):
-        written = predict_images(image_predictor(card), [tmp_path / "movie.emd"], out=tmp_path / "out")
+        written = predict_images(image_predictor, [tmp_path / "movie.emd"], out=tmp_path / "out")
     assert [p.name for p in written] == ["movie_frame0000.csv", "movie_frame0002.csv"]
     for path, expected in zip(written, atoms):
         with open(path, newline="") as stream:
@@ -381,4 +375,4 @@ def test_predict_takes_the_pixel_size_from_the_file_and_each_frame_of_a_sequence
         np.testing.assert_allclose(found[np.argsort(found[:, 0])], expected, atol=5e-3)
     tifffile.imwrite(tmp_path / "plain.tif", frames[0])  # no calibration and no override
     with pytest.raises(ValueError, match="plain.tif: the file holds no pixel size"):
-        predict_images(image_predictor(card), [tmp_path / "plain.tif"], out=tmp_path / "out")
+        predict_images(image_predictor, [tmp_path / "plain.tif"], out=tmp_path / "out")

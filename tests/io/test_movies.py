@@ -9,6 +9,8 @@ import tifffile
 
 from atomsight.io.movies import MovieFrames, read_movie
 
+RNG = np.random.default_rng(0)
+
 
 def test_a_multi_page_tiff_is_read_as_a_movie_and_a_page_of_another_size_is_skipped(tmp_path):
     frames = np.random.default_rng(0).normal(size=(4, 20, 24)).astype(np.float32)
@@ -23,10 +25,11 @@ def test_a_multi_page_tiff_is_read_as_a_movie_and_a_page_of_another_size_is_skip
 
 
 @pytest.mark.parametrize(("name", "array", "message"), [
-    ("image.npy", np.ones((20, 20)), r"image.npy: expected a movie of shape \(frames, H, W\)"),
+    ("image.npy", RNG.normal(size=(20, 20)), r"image.npy: 1 of its 1 frames are usable, a sequence needs 2"),
+    ("cube.npy", np.ones((2, 20, 20, 2)), r"cube.npy: expected an image \(H, W\) or frames \(N, H, W\)"),
     ("still.npy", np.eye(20)[None], r"still.npy: 1 of its 1 frames are usable, a sequence needs 2"),
     ("flat.npy", np.zeros((3, 20, 20)), r"flat.npy: 0 of its 3 frames are usable"),
-    ("movie.png", None, r"movie.png: unsupported movie extension"),
+    ("movie.jpg", None, r"movie.jpg: unsupported extension '.jpg'"),
     ("colour.tif", np.zeros((20, 20, 3), np.uint8), r"colour.tif: a colour image"),
 ])
 def test_unusable_movies_are_refused_with_their_name(tmp_path, name, array, message):

@@ -6,7 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atomsight.io import store
-from atomsight.io.store import GroundTruth, StoreError, open_shard, read_ground_truth, shard_attrs, write_shard
+from atomsight.io.store import GroundTruth, ShardWriter, StoreError, open_shard, read_ground_truth, shard_attrs
+
+DESCRIPTION = "exit waves, |psi|^2 = 1 in vacuum"
 
 
 def make_waves(n: int, gpts=(24, 20), seed: int = 0) -> abtem.Waves:
@@ -25,6 +27,14 @@ def make_truths(counts, seed: int = 0) -> list[GroundTruth]:
     return [
         GroundTruth(rng.uniform(0, 2, (c, 2)), rng.integers(1, 5, c), rng.integers(0, 2, c)) for c in counts
     ]
+
+
+def write_shard(path, *, waves, labels, ground_truth, indices, attrs):
+    """Write a whole shard through the store's writer, structure by structure."""
+    with ShardWriter(path, template=waves, n_classes=labels.shape[1], description=DESCRIPTION) as writer:
+        for j, (wave, maps) in enumerate(zip(np.asarray(waves.array), labels)):
+            writer.write(j, wave, maps)
+        return writer.close(ground_truth=ground_truth, indices=indices, attrs=attrs)
 
 
 def write_example(path, counts=(3, 0, 5)):
@@ -118,6 +128,7 @@ def test_mismatched_labels_are_rejected(tmp_path):
     with pytest.raises(StoreError, match=r"labels of shape \(1, 5, 5\)"):
         write_shard(tmp_path / "s.zarr", waves=waves, labels=np.zeros((2, 1, 5, 5)), ground_truth=make_truths([1, 1]),
                     indices=[0, 1], attrs={})
+    assert list(tmp_path.iterdir()) == []
 
 
 @settings(max_examples=15, deadline=None)
@@ -132,7 +143,7 @@ def test_ragged_table_round_trips_for_any_counts(tmp_path_factory, counts):
 def test_a_store_with_an_unwritten_structure_is_never_completed(tmp_path):
     waves = make_waves(2)
     with pytest.raises(StoreError, match=r"structures \[1\] were never written"):
-        with store.ShardWriter(tmp_path / "s.zarr", template=waves, n_classes=1) as writer:
+        with ShardWriter(tmp_path / "s.zarr", template=waves, n_classes=1, description=DESCRIPTION) as writer:
             writer.write(0, waves.array[0], np.zeros((1, *waves.gpts), np.float32))
             writer.close(ground_truth=make_truths([1, 1]), indices=[0, 1], attrs={})
     assert list(tmp_path.iterdir()) == []
@@ -140,6 +151,6 @@ def test_a_store_with_an_unwritten_structure_is_never_completed(tmp_path):
 
 def test_writing_a_structure_of_the_wrong_shape_names_the_store(tmp_path):
     waves = make_waves(1)
-    with store.ShardWriter(tmp_path / "s.zarr", template=waves, n_classes=1) as writer:
+    with ShardWriter(tmp_path / "s.zarr", template=waves, n_classes=1, description=DESCRIPTION) as writer:
         with pytest.raises(StoreError, match=r"s\.zarr: structure 0 has an exit wave of shape \(3, 3\)"):
             writer.write(0, np.zeros((3, 3), np.complex64), np.zeros((1, 3, 3), np.float32))

@@ -10,8 +10,8 @@ from ase.build import graphene
 
 from atomsight.config import validate_config
 from atomsight.microscope import Microscope, MicroscopeSettings
-from atomsight.simulation.simulate import exit_wave
 from atomsight.microscope.spectra import band_limited_spectra, label_band_limit
+from atomsight.simulation.simulate import exit_wave
 
 SIMULATION = {"potential_sampling": 0.05, "storage_sampling": 0.1, "slice_thickness": 1.0,
               "projection": "infinite", "parametrization": "lobato", "thermal": {"rms_displacement": {"C": 0.0}}}

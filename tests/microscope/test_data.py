@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from atomsight.microscope.data import training_dataset, training_spectra, validation_dataset
 from atomsight.io.store import StoreError
+from atomsight.microscope.data import training_dataset, training_spectra, validation_dataset
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,8 @@ def test_a_class_count_that_differs_from_the_configuration_is_named(graphene):
     system, stores = graphene
     other = copy.deepcopy(system)
     other["labels"].update(classes="heights", max_height=3)
-    with pytest.raises(StoreError, match=r"shard-000\.zarr: store has the classes \['atom'\] \(1\) but the configuration"):
+    with pytest.raises(StoreError,
+                       match=r"shard-000\.zarr: store has the classes \['atom'\] \(1\) but the configuration"):
         training_dataset(stores["train"], other, seed=0, batch_size=1)
 
 
@@ -117,7 +118,8 @@ def test_images_larger_than_the_exit_waves_are_refused(graphene):
     system, stores = graphene
     other = copy.deepcopy(system)
     other["microscope"]["image_size"] = 128
-    with pytest.raises(StoreError, match=r"shard-000\.zarr: training images of 128 pixels .* larger than the store's exit waves"):
+    with pytest.raises(StoreError,
+                       match=r"shard-000\.zarr: training images of 128 pixels .* larger than the store's exit waves"):
         training_dataset(stores["train"], other, seed=0, batch_size=1)
 
 

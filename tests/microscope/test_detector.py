@@ -117,5 +117,6 @@ def test_gaussian_blur_spreads_a_point_to_the_requested_width():
     x = np.arange(64) - 32
     assert blurred.sum() == pytest.approx(1.0, rel=1e-4)
     assert np.sqrt((blurred.sum(axis=1) * x**2).sum()) == pytest.approx(2.5, rel=1e-3)
-    np.testing.assert_allclose(blurred, np.outer(*[np.exp(-(x**2) / (2 * 2.5**2)) / np.sqrt(2 * np.pi * 2.5**2)] * 2), atol=1e-5)
+    gaussian = np.exp(-(x**2) / (2 * 2.5**2)) / np.sqrt(2 * np.pi * 2.5**2)
+    np.testing.assert_allclose(blurred, np.outer(*[gaussian] * 2), atol=1e-5)
 

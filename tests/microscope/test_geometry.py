@@ -9,7 +9,8 @@ def test_the_eight_transforms_are_the_symmetries_of_the_square():
     outs = [dihedral(tf.constant(image), tf.constant([t])).numpy()[0, :, :, 0] for t in range(8)]
     base = image[0, :, :, 0]
     expected = [np.rot90(base, k) for k in range(4)] + [np.rot90(base.T, k) for k in range(4)]
-    assert sorted(map(bytes, map(np.ascontiguousarray, outs))) == sorted(map(bytes, map(np.ascontiguousarray, expected)))
+    assert (sorted(map(bytes, map(np.ascontiguousarray, outs)))
+            == sorted(map(bytes, map(np.ascontiguousarray, expected))))
     np.testing.assert_array_equal(outs[0], base)
 
 

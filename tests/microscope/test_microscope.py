@@ -6,8 +6,8 @@ import tensorflow as tf
 from ase import Atoms
 from scipy import stats
 
-from atomsight.simulation.labels import gaussian_label_maps
 from atomsight.microscope import MicroscopeSettings, draw, fixed_parameters, stack_parameters
+from atomsight.simulation.labels import gaussian_label_maps
 from atomsight.simulation.simulate import exit_wave
 
 ATOM = (3.1, 7.9)  # an asymmetric place, so every symmetry moves it somewhere else
@@ -56,7 +56,8 @@ def test_labels_are_probabilities_with_background_first(single_atom):
 
 def test_parameters_fall_in_their_ranges_and_dose_is_log_uniform(config_of):
     settings = MicroscopeSettings.from_config(config_of(), 80e3)
-    draws = stack_parameters([draw(tf.constant([7, i], tf.int64), settings, tf.constant([43.2, 43.2])) for i in range(2000)])
+    draws = stack_parameters([draw(tf.constant([7, i], tf.int64), settings, tf.constant([43.2, 43.2]))
+                              for i in range(2000)])
     for name in ("defocus", "Cs", "C5", "astigmatism", "focal_spread", "blur", "mtf_c1", "mtf_c2", "mtf_c3"):
         low, high = settings.ranges[name]
         values = draws[name].numpy()
@@ -74,7 +75,8 @@ def test_parameters_fall_in_their_ranges_and_dose_is_log_uniform(config_of):
 
 def test_the_same_seed_draws_the_same_microscope(config_of):
     settings = MicroscopeSettings.from_config(config_of(), 80e3)
-    a, b, c = (draw(tf.constant(seed, tf.int64), settings, tf.constant([10.0, 10.0])) for seed in ([1, 5], [1, 5], [1, 6]))
+    a, b, c = (draw(tf.constant(seed, tf.int64), settings, tf.constant([10.0, 10.0]))
+               for seed in ([1, 5], [1, 5], [1, 6]))
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not np.array_equal(a["defocus"], c["defocus"])
 
@@ -83,7 +85,8 @@ def test_band_limit_follows_envelope_aperture_and_sampling(config_of):
     settings = MicroscopeSettings.from_config(config_of(), 80e3)
     # exp(-(pi lambda 20 k^2 / 2)^2) = 1e-4 at 80 kV (lambda = 0.04176 Å)
     assert settings.band_limit() == pytest.approx(np.sqrt(2 * np.sqrt(np.log(1e4)) / (np.pi * 0.041757 * 20)), rel=1e-3)
-    assert MicroscopeSettings.from_config(config_of(aperture=20.0), 80e3).band_limit() == pytest.approx(20e-3 / 0.041757, rel=1e-3)
+    apertured = MicroscopeSettings.from_config(config_of(aperture=20.0), 80e3)
+    assert apertured.band_limit() == pytest.approx(20e-3 / 0.041757, rel=1e-3)
     coarse = MicroscopeSettings.from_config(config_of(sampling=0.3, image_size=128, focal_spread=[0.0, 1.0]), 80e3)
     assert coarse.band_limit() == pytest.approx(1 / (4 * 0.33))
 
@@ -92,10 +95,12 @@ def test_drift_blur_damps_the_spectrum_by_its_width_in_angstrom_at_the_drawn_sam
     # One period of the 17.6 Å sheet on 160 pixels of 0.11 Å (nominal 0.115 Å, jitter 0.1): the
     # image is periodic, so the blur's transfer exp(-2 pi^2 sigma^2 k^2), k in 1/Å, applies to
     # its FFT exactly, away from the reflect-padded edges.
-    microscope, spectra, _ = make_microscope(sheet_wave, sampling=0.115, scale_jitter=0.1, image_size=160, blur=[0.0, 0.4])
+    microscope, spectra, _ = make_microscope(sheet_wave, sampling=0.115, scale_jitter=0.1, image_size=160,
+                                             blur=[0.0, 0.4])
     images = [
         microscope.images(tf.constant(spectra), stack_parameters([fixed_parameters(
-            microscope.settings, defocus=-60.0, Cs=-15e4, focal_spread=20.0, sampling=0.11, blur=sigma)])).numpy()[0, :, :, 0]
+            microscope.settings, defocus=-60.0, Cs=-15e4, focal_spread=20.0, sampling=0.11, blur=sigma,
+        )])).numpy()[0, :, :, 0]
         for sigma in (0.0, 0.4)
     ]
     k = np.hypot(*np.meshgrid(np.fft.fftfreq(160, 0.11), np.fft.fftfreq(160, 0.11), indexing="ij"))
@@ -115,7 +120,8 @@ def test_a_curriculum_starts_at_its_ranges_and_widens_linearly_to_the_full_ones(
     extent = tf.constant([43.2, 43.2])
 
     def drawn(progress, name):
-        values = [draw(tf.constant([3, i], tf.int64), settings, extent, tf.constant(progress))[name] for i in range(400)]
+        values = [draw(tf.constant([3, i], tf.int64), settings, extent, tf.constant(progress))[name]
+                  for i in range(400)]
         return np.array(values)
 
     start, middle, end = (drawn(p, "defocus") for p in (0.0, 0.5, 1.0))

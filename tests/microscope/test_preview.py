@@ -1,13 +1,13 @@
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from atomsight.cli import main
-from atomsight.simulation.exitwaves import build_shard
 from atomsight.microscope.preview import microscope_title
+from atomsight.simulation.exitwaves import build_shard
 from atomsight.structures.build import generate_split, write_structures
-
-from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,6 +55,6 @@ def test_titles_give_the_defocus_of_the_channel_shown_and_its_c10():
     params = {key: np.array([value]) for key, value in values.items()}
     # gold_counting's first channel: abTEM defocus 170 Å + the drawn 12 Å = 182 Å, i.e. C10 = -182 Å (underfocus).
     title = microscope_title(params, 0, defocus_offset=170.0)
-    assert title.splitlines()[0] == "defocus 182 Å (C10 = -182 Å)"
+    assert title.splitlines()[0] == "C10 = -182 Å"
     assert "Cs -15.0 µm, C5 2.0 mm, A1 30 Å" in title and "no noise" in title
-    assert microscope_title(params, 0).startswith("defocus 12 Å (C10 = -12 Å)")
+    assert microscope_title(params, 0).startswith("C10 = -12 Å")

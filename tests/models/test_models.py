@@ -20,7 +20,8 @@ def test_a_folder_path_wins_and_a_folder_without_a_card_is_named(tmp_path):
 def test_an_unknown_name_lists_the_shipped_models(monkeypatch, tmp_path):
     shipped = tmp_path / "shipped"
     (shipped / "graphene").mkdir(parents=True)
-    (shipped / "graphene" / "model.json").write_text(json.dumps({"classes": ["background", "atom"]}))
+    card = json.loads((models.SHIPPED / "graphene" / "model.json").read_text())
+    (shipped / "graphene" / "model.json").write_text(json.dumps(card))
     monkeypatch.setattr(models, "SHIPPED", shipped)
     monkeypatch.chdir(tmp_path)
     assert resolve_model("graphene") == shipped / "graphene"
@@ -33,6 +34,8 @@ def test_atomsight_models_lists_every_shipped_model_with_its_card(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     for name, card in shipped_models().items():
-        assert out.count(f"{name}: ") == 1 and f"{card['energy'] / 1e3:g} kV" in out and "C10 > 0 overfocus" in out
+        assert out.count(f"{name}: ") == 1 and f"{card['energy'] / 1e3:g} kV" in out and "C10 > 0 is overfocus" in out
         low, high = card["intended_conditions"]["astigmatism_A"]
-        assert f"astigmatism {low:g} to {high:g} Å" in out and f"threshold {card['postprocess']['threshold']:g}" in out
+        assert f"astigmatism {low:g} to {high:g} Å" in out and f"threshold {card['detection']['threshold']:g}" in out
+        low, high = card["intended_conditions"]["c10_A"]
+        assert f"C10 = {low:+.0f} to {high:+.0f} Å" in out

@@ -60,7 +60,7 @@ def test_a_constant_map_has_no_maxima():
 
 def test_peak_probabilities_are_the_maxima_of_the_object_map():
     objects = gaussian_blobs((80, 80), 20, sigma=2.0, seed=3)
-    found = find_peaks(np.stack([1 - objects, objects], axis=-1), threshold=0.5)
+    found = find_peaks(np.stack([1 - objects, objects], axis=-1), threshold=0.5, min_distance=2)
     markers = _maxima_markers(objects, threshold=0.5, min_distance=2)
     expected = ndi.maximum(objects, markers, np.arange(1, markers.max() + 1))
     np.testing.assert_array_equal(found.probabilities, expected)
@@ -69,4 +69,4 @@ def test_peak_probabilities_are_the_maxima_of_the_object_map():
 @pytest.mark.parametrize("min_distance", [0, 1.5, -2])
 def test_a_min_distance_below_one_pixel_is_named(min_distance):
     with pytest.raises(ValueError, match="min_distance must be an integer >= 1"):
-        find_peaks(np.zeros((10, 10, 2)), min_distance=min_distance)
+        find_peaks(np.zeros((10, 10, 2)), threshold=0.5, min_distance=min_distance)

@@ -70,7 +70,8 @@ def test_bilinear_transposed_convolution_upsamples_ramps_and_constants():
 
 
 def _count(model, kind, **attrs):
-    return sum(isinstance(layer, kind) and all(getattr(layer, k) == v for k, v in attrs.items()) for layer in model.layers)
+    return sum(isinstance(layer, kind) and all(getattr(layer, k) == v for k, v in attrs.items())
+               for layer in model.layers)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 4])
@@ -87,7 +88,8 @@ def test_levels(depth):
 
 def test_weight_decay_regularises_every_kernel():
     model = build_model(base_filters=2, depth=2, weight_decay=1e-3)
-    kernels = [layer for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose))]
+    convolutions = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
+    kernels = [layer for layer in model.layers if isinstance(layer, convolutions)]
     assert all(isinstance(layer.kernel_regularizer, keras.regularizers.L2) for layer in kernels)
     assert len(model.losses) == len(kernels)
     assert not build_model(base_filters=2, depth=2).losses

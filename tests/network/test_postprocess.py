@@ -5,10 +5,28 @@ import pytest
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from atomsight.detections import DetectionSettings, DetectionSettingsError
 from atomsight.network import postprocess
 from atomsight.network.postprocess import detect, find_peaks, segment
 
 SHAPE = (48, 64)
+PEAKS = {"threshold": 0.5, "min_distance": 2}
+"""The paper's peak finding (Fig. 6d: maxima above 0.5)."""
+WATERSHED = {"epsilon": 0.995, "t": 0.5, "h": 0.04, "sigma": None}
+"""The paper's watershed (section 2.5: epsilon 0.995, t about 0.5), seeding minima deeper than 0.04, no smoothing."""
+
+
+def peaks(maps, **options):
+    return find_peaks(maps, **{**PEAKS, **options})
+
+
+def watershed(maps, **options):
+    return segment(maps, **{**WATERSHED, **options})
+
+
+def settings(**options):
+    return DetectionSettings(**{"method": "auto", "threshold": 0.5, "min_distance": 2, "epsilon": 0.995, "t": 0.5,
+                                "h": 0.04, "label_sigma": 1.0, **options})
 
 
 def blob_maps(centres, classes, *, n_classes=1, sigma=2.0, amplitudes=None, shape=SHAPE):
@@ -40,7 +58,7 @@ def sorted_by_row(detections):
 def test_peaks_at_subpixel_positions(sigma):
     centres = np.array([[12.3, 14.71], [33.62, 45.18]])
     maps = blob_maps(centres, [0, 0], sigma=sigma)
-    found = find_peaks(maps)
+    found = peaks(maps)
     positions, classes = sorted_by_row(found)
     # (p - threshold)^2 weights: at most 0.005 px discretisation error for sigma >= 2 px
     np.testing.assert_allclose(positions, centres, atol=0.01)
@@ -50,7 +68,7 @@ def test_peaks_at_subpixel_positions(sigma):
 
 
 def test_peak_below_threshold_is_ignored():
-    found = find_peaks(blob_maps([[15.4, 20.2], [30.5, 44.8]], [0, 0], amplitudes=[1.0, 0.3]))
+    found = peaks(blob_maps([[15.4, 20.2], [30.5, 44.8]], [0, 0], amplitudes=[1.0, 0.3]))
     assert len(found) == 1
     np.testing.assert_allclose(found.positions, [[15.4, 20.2]], atol=0.02)
 
@@ -59,7 +77,7 @@ def test_blobs_six_pixels_apart_are_two():
     centres = np.array([[24.2, 28.4], [24.2, 34.4]])
     maps = blob_maps(centres, [0, 0], sigma=3.0)
     assert (maps[24, 28:35, 0] < 0.5).all()  # one region above the threshold: the watershed must split it
-    found = find_peaks(maps)
+    found = peaks(maps)
     # cutting each region at the ridge between them: below 0.02 px over sub-pixel offsets and directions
     np.testing.assert_allclose(found.positions[np.argsort(found.positions[:, 1])], centres, atol=0.05)
 
@@ -67,7 +85,7 @@ def test_blobs_six_pixels_apart_are_two():
 def test_saturated_flat_peak_counts_once():
     maps = blob_maps([[20.5, 30.5]], [0], amplitudes=[1.5], sigma=3.0)  # a disc of probability exactly 1
     assert np.count_nonzero(maps[..., 1] == 1.0) > 4
-    found = find_peaks(maps, min_distance=1)
+    found = peaks(maps, min_distance=1)
     assert len(found) == 1
     np.testing.assert_allclose(found.positions, [[20.5, 30.5]], atol=1e-9)  # symmetric weights about the centre
     assert found.probabilities[0] == 1.0
@@ -75,12 +93,12 @@ def test_saturated_flat_peak_counts_once():
 
 def test_peaks_with_several_classes_take_the_class_of_the_region():
     maps = blob_maps([[14.0, 16.0], [34.0, 48.0]], [2, 0], n_classes=3)
-    _, classes = sorted_by_row(find_peaks(maps))
+    _, classes = sorted_by_row(peaks(maps))
     assert classes.tolist() == [2, 0]
 
 
 def test_empty_map_gives_no_detections():
-    found = find_peaks(blob_maps([], []))
+    found = peaks(blob_maps([], []))
     assert len(found) == 0
     assert found.positions.shape == (0, 2) and found.class_probabilities.shape == (0, 1)
 
@@ -160,7 +178,7 @@ def test_touching_segments_of_different_classes_are_split():
     centres = np.array([[24.3, 29.6], [24.3, 34.6]])
     maps = blob_maps(centres, [0, 2], n_classes=3, sigma=1.5, amplitudes=[0.95, 0.95])
     assert (maps[24, 29:36, 0] < 0.995).all()  # one region below epsilon: the seeds must split it
-    found = segment(maps, t=0.1)  # isolated Gaussians fail t = 0.5, see test_isolated_gaussian_ratio
+    found = watershed(maps, t=0.1)  # isolated Gaussians fail t = 0.5, see test_isolated_gaussian_ratio
     order = np.argsort(found.positions[:, 1])
     assert found.classes[order].tolist() == [0, 2]
     # segments cut at the ridge and weighted by 1 - background, which holds the neighbour's tail:
@@ -172,7 +190,7 @@ def test_touching_segments_of_different_classes_are_split():
 
 
 def test_isolated_gaussian_at_subpixel_position():
-    found = segment(blob_maps([[20.37, 30.81]], [1], n_classes=2), t=0.1)
+    found = watershed(blob_maps([[20.37, 30.81]], [1], n_classes=2), t=0.1)
     assert found.classes.tolist() == [1]
     np.testing.assert_allclose(found.positions, [[20.37, 30.81]], atol=0.02)
 
@@ -181,8 +199,8 @@ def test_eq8_discards_exactly_below_t():
     maps = blob_maps([[22.0, 30.0]], [0], amplitudes=[0.4])
     segment_pixels = maps[..., 0] < 0.995  # one isolated blob: its segment is the whole mask
     ratio = maps[segment_pixels, 1].sum() / maps[segment_pixels, 0].sum()
-    assert len(segment(maps, t=0.99 * ratio)) == 1
-    assert len(segment(maps, t=1.01 * ratio)) == 0
+    assert len(watershed(maps, t=0.99 * ratio)) == 1
+    assert len(watershed(maps, t=1.01 * ratio)) == 0
 
 
 def test_isolated_gaussian_ratio():
@@ -191,12 +209,12 @@ def test_isolated_gaussian_ratio():
     segment_pixels = maps[..., 0] < 0.995
     ratio = maps[segment_pixels, 1].sum() / maps[segment_pixels, 0].sum()
     assert ratio == pytest.approx(0.995 / (np.log(200) - 0.995), rel=0.03)  # 0.231: below t = 0.5
-    assert len(segment(maps)) == 0
+    assert len(watershed(maps)) == 0
 
 
 def test_weak_blob_is_discarded_beside_a_strong_one():
     maps = blob_maps([[14.0, 16.0], [34.0, 48.0]], [0, 1], n_classes=2, amplitudes=[1.0, 0.1])
-    found = segment(maps, t=0.1)  # ratios 0.23 and 0.03
+    found = watershed(maps, t=0.1)  # ratios 0.23 and 0.03
     assert found.classes.tolist() == [0]
     np.testing.assert_allclose(found.positions, [[14.0, 16.0]], atol=0.02)
 
@@ -207,7 +225,7 @@ def test_epsilon_caps_segments(shelf, included):
     rows, cols = slice(14, 35), slice(26, 40)  # the blob's tail reaches 0.011 at column 26
     maps[rows, cols, 0] = np.minimum(maps[rows, cols, 0], shelf)
     maps[..., 1] = 1.0 - maps[..., 0]
-    (position,) = segment(maps, t=0.0).positions
+    (position,) = watershed(maps, t=0.0).positions
     if included:
         assert position[1] - 20.0 > 0.3  # the shelf joins the segment and pulls its centre of mass
     else:
@@ -229,13 +247,15 @@ def gold_110_columns(cells=(3, 3)):
     a, b = GOLD_A, GOLD_A / np.sqrt(2)
     corners = [(i * a, j * b) for i in range(cells[0] + 1) for j in range(cells[1] + 1)]
     centred = [((i + 0.5) * a, (j + 0.5) * b) for i in range(cells[0]) for j in range(cells[1])]
-    return (np.array(corners + centred) + 3.0) / SAMPLING, np.r_[np.zeros(len(corners), int), np.ones(len(centred), int)]
+    classes = np.r_[np.zeros(len(corners), int), np.ones(len(centred), int)]
+    return (np.array(corners + centred) + 3.0) / SAMPLING, classes
 
 
 def with_noise(maps, noise, seed):
     """Gaussian noise of standard deviation ``noise`` on the class channels, clipped to [0, 1], background the rest."""
     noisy = maps.copy()
-    noisy[..., 1:] = np.clip(maps[..., 1:] + noise * np.random.default_rng(seed).standard_normal(maps[..., 1:].shape), 0, 1)
+    gaussian = np.random.default_rng(seed).standard_normal(maps[..., 1:].shape)
+    noisy[..., 1:] = np.clip(maps[..., 1:] + noise * gaussian, 0, 1)
     noisy[..., 1:] /= np.maximum(noisy[..., 1:].sum(axis=-1, keepdims=True), 1.0)
     noisy[..., 0] = 1.0 - noisy[..., 1:].sum(axis=-1)
     return noisy
@@ -249,7 +269,7 @@ def test_noisy_gold_columns_give_one_segment_each(noise, seed, classes):
     labels = np.zeros_like(sublattice) if classes == "one" else sublattice  # alternating: every nearest pair differs
     shape = tuple(int(np.ceil(centres[:, k].max() + 3 * SIGMA)) for k in (0, 1))
     maps = with_noise(blob_maps(centres, labels, n_classes=2, sigma=SIGMA, shape=shape), noise, seed)
-    found = segment(maps, t=0.1, sigma=SIGMA)
+    found = watershed(maps, t=0.1, sigma=SIGMA)
     assert len(found) == len(centres) == 25
     distance, nearest = cKDTree(centres).query(found.positions)
     assert sorted(nearest) == list(range(len(centres)))  # one detection per column
@@ -266,7 +286,7 @@ def test_paper_seeds_over_segment_a_noisy_map():
     centres, sublattice = gold_110_columns()
     shape = tuple(int(np.ceil(centres[:, k].max() + 3 * SIGMA)) for k in (0, 1))
     maps = with_noise(blob_maps(centres, np.zeros_like(sublattice), sigma=SIGMA, shape=shape), 0.03, 0)
-    assert len(segment(maps, t=0.1, h=0.0)) > 4 * len(centres)
+    assert len(watershed(maps, t=0.1, h=0.0)) > 4 * len(centres)
 
 
 # detect
@@ -278,16 +298,17 @@ def test_auto_chooses_peaks_for_one_class(monkeypatch, n_classes, chosen):
         monkeypatch.setattr(postprocess, name, lambda probabilities, _name=name, **kwargs: (_name, kwargs))
     options = {
         "find_peaks": {"threshold": 0.6, "min_distance": 2},
-        "segment": {"epsilon": 0.995, "t": 0.3, "h": 0.04, "sigma": 8.0},
+        "segment": {"epsilon": 0.995, "t": 0.3, "h": 0.04, "sigma": 8.0},  # label width 0.96 Å at 0.12 Å/pixel
     }
-    # Each method gets its own options only.
+    # Each method gets its own options only, the label width in pixels of the map.
     maps = blob_maps([[20.0, 20.0]], [0], n_classes=n_classes)
-    assert detect(maps, threshold=0.6, t=0.3, sigma=8.0) == (chosen, options[chosen])
+    assert detect(maps, settings(threshold=0.6, t=0.3, label_sigma=0.96), sampling=0.12) == (chosen, options[chosen])
 
 
 def test_explicit_method_overrides_auto():
     maps = blob_maps([[20.2, 30.7]], [0], sigma=3.0)
-    by_peaks, by_watershed = detect(maps, method="peaks"), detect(maps, method="watershed", t=0.1)
+    by_peaks = detect(maps, settings(method="peaks"), sampling=0.1)
+    by_watershed = detect(maps, settings(method="watershed", t=0.1), sampling=0.1)
     np.testing.assert_allclose(by_peaks.positions, by_watershed.positions, atol=0.02)
 
 
@@ -301,7 +322,7 @@ def test_explicit_method_overrides_auto():
     ],
 )
 def test_invalid_maps_are_named(maps, message):
-    for function in (detect, find_peaks, segment):
+    for function in (lambda m: detect(m, settings(), sampling=0.1), peaks, watershed):
         with pytest.raises(ValueError, match=message):
             function(maps)
 
@@ -310,9 +331,9 @@ def test_invalid_maps_are_named(maps, message):
                                                   ({"sigma": 0.0}, "label width sigma must be a positive")])
 def test_invalid_seed_options_are_named(options, message):
     with pytest.raises(ValueError, match=message):
-        segment(blob_maps([[20.0, 20.0]], [0], n_classes=2), **options)
+        watershed(blob_maps([[20.0, 20.0]], [0], n_classes=2), **options)
 
 
 def test_unknown_method_is_named():
-    with pytest.raises(ValueError, match="'blobs'"):
-        detect(blob_maps([], []), method="blobs")
+    with pytest.raises(DetectionSettingsError, match="'blobs'"):
+        settings(method="blobs")

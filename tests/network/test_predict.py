@@ -9,13 +9,16 @@ import pytest
 import tifffile
 
 from atomsight.cli import main
-from atomsight.microscope.data import SpectraSource
+from atomsight.detections import DetectionSettings
 from atomsight.evaluation.evaluate import evaluate
-from atomsight.network.export import export, model_card
-from atomsight.simulation.labels import gaussian_label_maps
+from atomsight.export.card import build_card
+from atomsight.export.savedmodel import export
 from atomsight.microscope import fixed_parameters, stack_parameters
-from atomsight.network.predict import Predictor, predict_images
+from atomsight.microscope.data import SpectraSource
+from atomsight.network.predict import predict_images
+from atomsight.network.predictor import Predictor
 from atomsight.network.train import train
+from atomsight.simulation.labels import gaussian_label_maps
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,8 @@ def test_predict_writes_csv_maps_and_overlay_for_each_image(models, tmp_path, ca
     iio.imwrite(tmp_path / "c.png", np.clip(image((64, 64), seed=2), 0, 255).astype(np.uint8))
     out = tmp_path / "out"
     paths = [str(tmp_path / f) for f in ("a.npy", "b.tif", "c.png")]
-    assert main(["predict", "--model", str(models["graphene"]), *paths, "--sampling", "0.1", "--out", str(out), "--tile", "512"]) == 0
+    assert main(["predict", "--model", str(models["graphene"]), *paths, "--sampling", "0.1", "--out", str(out),
+                 "--tile", "512"]) == 0
     assert capsys.readouterr().out.count("wrote") == 3
     assert read_csv(out / "a.csv")[0] == ["x_A", "y_A", "row", "col", "class", "probability"]
     maps = np.load(out / "b_probabilities.npy")
@@ -77,13 +81,19 @@ def stub_predictor(card, positions, classes):
                                    sampling=(card["sampling"],) * 2, sigma=1.0)
         return np.moveaxis(np.concatenate([1 - maps.max(0, keepdims=True), maps]), 0, -1)[None]
 
-    return Predictor(normalize=lambda batch: batch, probabilities=probabilities, card=card, receptive_field=0)
+    return as_predictor(card, probabilities)
+
+
+def as_predictor(card, probabilities):
+    """A loaded model whose forward pass is ``probabilities``, applied with ``card``'s settings."""
+    return Predictor(normalize=lambda batch: batch, probabilities=probabilities, card=card,
+                     settings=DetectionSettings.from_card(card))
 
 
 @pytest.fixture
 def graphene_card(tiny_config):
-    return model_card(tiny_config["systems"]["graphene"], name="graphene",
-                      evaluation={"structures": 0, "confidence": 0.95, "doses": []})
+    return build_card(tiny_config["systems"]["graphene"], name="graphene", system_name="graphene",
+                      metrics={"structures": 0, "confidence": 0.95, "doses": []}, receptive_field=0)
 
 
 def test_the_csv_holds_the_known_atoms_at_their_x_and_y(graphene_card, tmp_path):
@@ -130,7 +140,7 @@ def test_round_trip_from_a_held_out_structure_to_the_csv(tiny_config, tiny_store
             assert batch.shape[1] <= maps.shape[1] and batch.shape[2] <= maps.shape[2]
             return maps[:, : batch.shape[1], : batch.shape[2]]
 
-        stub = Predictor(normalize=lambda batch: batch, probabilities=network, card=graphene_card, receptive_field=0)
+        stub = as_predictor(graphene_card, network)
         predict_images(stub, [tmp_path / f"s{i}.npy"], sampling=sampling, out=tmp_path)
         _, rows = read_csv(tmp_path / f"s{i}.csv")
         found = np.array([[float(row["x_A"]), float(row["y_A"])] for row in rows])
@@ -147,10 +157,17 @@ def test_round_trip_from_a_held_out_structure_to_the_csv(tiny_config, tiny_store
         assert distance(inner(found), images_of_atoms).max() < 0.05
 
 
-def test_focal_series_model_takes_stacks(models, tmp_path):
-    np.save(tmp_path / "series.npy", image((3, 120, 120)))
+def test_focal_series_model_takes_stacks(models, tmp_path, focal_series):
+    np.save(tmp_path / "series.npy", focal_series().frames)
     assert main(["predict", "--model", str(models["gold"]), str(tmp_path / "series.npy"), "--sampling", "0.14",
                  "--out", str(tmp_path / "out")]) == 0
+
+
+def test_a_stack_of_unrelated_frames_is_refused_naming_the_file(models, tmp_path, capsys):
+    np.save(tmp_path / "noise.npy", image((3, 120, 120)))
+    assert main(["predict", "--model", str(models["gold"]), str(tmp_path / "noise.npy"), "--sampling", "0.14",
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "noise.npy: frame 1 of the focal series" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -163,14 +180,16 @@ def test_focal_series_model_takes_stacks(models, tmp_path):
 def test_unusable_images_are_refused_with_their_name(models, tmp_path, capsys, make, message):
     path = tmp_path / "bad.npy"
     make(path)
-    assert main(["predict", "--model", str(models["graphene"]), str(path), "--sampling", "0.1", "--out", str(tmp_path)]) == 2
+    assert main(["predict", "--model", str(models["graphene"]), str(path), "--sampling", "0.1",
+                 "--out", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert "bad.npy" in error and message in error
 
 
 def test_a_single_image_for_a_focal_series_model_is_refused(models, tmp_path, capsys):
     np.save(tmp_path / "one.npy", image((64, 64)))
-    assert main(["predict", "--model", str(models["gold"]), str(tmp_path / "one.npy"), "--sampling", "0.1", "--out", str(tmp_path)]) == 2
+    assert main(["predict", "--model", str(models["gold"]), str(tmp_path / "one.npy"), "--sampling", "0.1",
+                 "--out", str(tmp_path)]) == 2
     assert "one.npy" in capsys.readouterr().err
 
 
@@ -179,5 +198,6 @@ def test_the_sampling_is_required_for_a_file_without_one_and_positive(models, tm
     assert main(["predict", "--model", str(models["graphene"]), str(tmp_path / "a.npy"), "--out", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert "a.npy: the file holds no pixel size" in error and "--sampling" in error
-    assert main(["predict", "--model", str(models["graphene"]), str(tmp_path / "a.npy"), "--sampling", "0", "--out", str(tmp_path)]) == 2
+    assert main(["predict", "--model", str(models["graphene"]), str(tmp_path / "a.npy"), "--sampling", "0",
+                 "--out", str(tmp_path)]) == 2
     assert "sampling must be a positive" in capsys.readouterr().err

@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 
 from atomsight.analysis.graphene_files import analyze_graphene_file
-from atomsight.network.predict import (
-    AUGMENT_COLUMNS, CSV_COLUMNS, SYMMETRIES, Predictor, apply_symmetry, invert_symmetry, position_spread,
-    predict_images,
-)
+from atomsight.detections import COLUMNS, SPREAD_COLUMNS, DetectionSettings
+from atomsight.network.augment import SYMMETRIES, apply_symmetry, invert_symmetry, position_spread
+from atomsight.network.predict import predict_images
+from atomsight.network.predictor import Predictor
 
 SAMPLING = 0.12  # [Å/pixel], the stand-ins' model sampling; images are given at it, so nothing is resampled
-CARD = {"sampling": SAMPLING, "size_multiple": 16, "input_channels": 1, "classes": ["background", "C"],
-        "postprocess": {"method": "peaks", "threshold": 0.5, "min_distance": 2}}
+CARD = {"sampling": SAMPLING, "size_multiple": 16, "input_channels": 1, "receptive_field": 0,
+        "classes": ["background", "C"]}
+PEAKS = DetectionSettings(method="peaks", threshold=0.5, min_distance=2, epsilon=0.995, t=0.1, h=0.04, label_sigma=0.3)
 WIDTH = 2.5  # [pixels] of the Gaussian atoms; find_peaks' centre of mass is within 0.005 pixels for >= 2 pixels
 
 
@@ -32,7 +33,7 @@ def stand_in(shift=0):
         objects = np.roll(np.clip(batch[..., :1], 0, 1), shift, axis=1)
         return np.concatenate([1 - objects, objects], axis=-1)
 
-    return Predictor(normalize=lambda batch: batch, probabilities=probabilities, card=CARD, receptive_field=0)
+    return Predictor(normalize=lambda batch: batch, probabilities=probabilities, card=CARD, settings=PEAKS)
 
 
 def honeycomb(extent, margin=2.0):
@@ -107,11 +108,11 @@ def test_the_spread_reaches_the_csv_and_the_bond_length_error_bars(tmp_path):
     atoms = honeycomb(extent)
     np.save(tmp_path / "sheet.npy", render(atoms, (round(extent[0] / SAMPLING), round(extent[1] / SAMPLING)))[..., 0])
     [plain] = predict_images(stand_in(shift=1), [tmp_path / "sheet.npy"], sampling=SAMPLING, out=tmp_path / "plain")
-    assert read_rows(plain)[0] == list(CSV_COLUMNS)  # without augmentation the columns are absent
+    assert read_rows(plain)[0] == list(COLUMNS)  # without augmentation the columns are absent
     [path] = predict_images(stand_in(shift=1), [tmp_path / "sheet.npy"], sampling=SAMPLING, out=tmp_path / "tta",
                             augment=True)
     header, rows = read_rows(path)
-    assert header == [*CSV_COLUMNS, *AUGMENT_COLUMNS]
+    assert header == [*COLUMNS, *SPREAD_COLUMNS]
     assert len(rows) == len(atoms)
     sigma = np.array([[float(r["sigma_x_A"]), float(r["sigma_y_A"])] for r in rows])
     s = np.sqrt(0.5) * SAMPLING  # [Å], as in the test above

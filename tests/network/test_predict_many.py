@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 
 import imageio.v3 as iio
 import keras
@@ -11,11 +10,12 @@ import pytest
 import tifffile
 
 import atomsight.network.predict as predict_module
+import atomsight.network.predictor as predictor_module
 from atomsight.cli import main
+from atomsight.export.savedmodel import export
 from atomsight.io.images import image_files
-from atomsight.network.export import export
 from atomsight.network.model import HEAD, build_model, load_model, receptive_field, with_precision
-from atomsight.network.predict import load_predictor
+from atomsight.network.predictor import load_predictor
 from atomsight.network.train import new_model
 
 
@@ -70,23 +70,15 @@ def test_a_folder_and_a_file_are_predicted_in_one_run_with_the_model_loaded_once
     assert capsys.readouterr().out.count("wrote") == 4
 
 
-def test_the_card_holds_the_receptive_field_so_predicting_loads_no_keras_file(exported, monkeypatch):
+def test_an_exported_folder_runs_its_saved_model_without_loading_the_keras_file(exported, monkeypatch):
     card = json.loads((exported / "model.json").read_text())
     assert card["receptive_field"] == receptive_field(load_model(exported / "model.keras")) == 124
 
     def no_keras_file(path):
         raise AssertionError(f"loaded {path}")
 
-    monkeypatch.setattr(predict_module, "load_model", no_keras_file)
-    assert load_predictor(exported).receptive_field == 124
-
-
-def test_a_card_without_the_receptive_field_takes_it_from_the_keras_file(exported, tmp_path):
-    older = shutil.copytree(exported, tmp_path / "older")
-    card = json.loads((older / "model.json").read_text())
-    del card["receptive_field"]
-    (older / "model.json").write_text(json.dumps(card))
-    assert load_predictor(older).receptive_field == 124
+    monkeypatch.setattr(predictor_module, "load_model", no_keras_file)
+    assert load_predictor(exported).card["receptive_field"] == 124
 
 
 def test_a_float32_network_in_bfloat16_computes_its_probabilities_to_bfloat16_rounding(exported):

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from atomsight.models import file_sha256
+from atomsight.models.card import file_sha256
 from atomsight.network.train import learning_rate, new_model, start_from, train
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from atomsight.simulation.exitwaves import build_shard
 from atomsight.io.store import open_shard, read_ground_truth, shard_attrs
+from atomsight.simulation.exitwaves import build_shard
 from atomsight.structures.build import generate_split, write_structures
 
 

@@ -33,13 +33,15 @@ def test_gaussian_matches_the_analytic_profile():
 
 
 def test_peak_of_the_map_is_one_at_the_position():
-    maps = gaussian_label_maps(np.array([[1.0, 2.0]]), np.array([0]), n_classes=1, gpts=(40, 40), sampling=(0.1, 0.1), sigma=0.5)
+    maps = gaussian_label_maps(np.array([[1.0, 2.0]]), np.array([0]), n_classes=1, gpts=(40, 40), sampling=(0.1, 0.1),
+                               sigma=0.5)
     assert maps.max() == pytest.approx(1.0)
     assert np.unravel_index(maps[0].argmax(), (40, 40)) == (10, 20)
 
 
 def test_gaussians_wrap_around_the_periodic_cell():
-    maps = gaussian_label_maps(np.array([[0.0, 0.0]]), np.array([0]), n_classes=1, gpts=(50, 50), sampling=(0.1, 0.1), sigma=0.5)
+    maps = gaussian_label_maps(np.array([[0.0, 0.0]]), np.array([0]), n_classes=1, gpts=(50, 50), sampling=(0.1, 0.1),
+                               sigma=0.5)
     assert maps[0, -5, 0] == pytest.approx(np.exp(-(0.5**2) / (2 * 0.25)), rel=1e-6)
     assert maps[0, 0, -5] == pytest.approx(maps[0, 5, 0])
 
@@ -54,19 +56,22 @@ def test_overlapping_gaussians_of_a_class_combine_by_maximum():
 
 
 def test_classes_go_to_their_own_maps():
-    maps = gaussian_label_maps(np.array([[1, 1], [3, 3]]), np.array([0, 2]), n_classes=3, gpts=(40, 40), sampling=(0.1, 0.1), sigma=0.3)
+    maps = gaussian_label_maps(np.array([[1, 1], [3, 3]]), np.array([0, 2]), n_classes=3, gpts=(40, 40),
+                               sampling=(0.1, 0.1), sigma=0.3)
     assert maps[0, 10, 10] == pytest.approx(1) and maps[2, 30, 30] == pytest.approx(1)
     assert maps[1].max() == 0 and maps[0, 30, 30] < 1e-3
 
 
 def test_bad_class_indices_are_reported():
     with pytest.raises(ValueError, match=r"\[0, 2\)"):
-        gaussian_label_maps(np.array([[1, 1]]), np.array([2]), n_classes=2, gpts=(10, 10), sampling=(0.1, 0.1), sigma=0.3)
+        gaussian_label_maps(np.array([[1, 1]]), np.array([2]), n_classes=2, gpts=(10, 10), sampling=(0.1, 0.1),
+                            sigma=0.3)
 
 
 def test_positions_outside_the_cell_are_their_periodic_images():
-    inside = gaussian_label_maps(np.array([[4.7, 0.2]]), np.array([0]), n_classes=1, gpts=(50, 40), sampling=(0.1, 0.1), sigma=0.4)
-    outside = gaussian_label_maps(np.array([[-0.3, 4.2]]), np.array([0]), n_classes=1, gpts=(50, 40), sampling=(0.1, 0.1), sigma=0.4)
+    grid = {"n_classes": 1, "gpts": (50, 40), "sampling": (0.1, 0.1), "sigma": 0.4}
+    inside = gaussian_label_maps(np.array([[4.7, 0.2]]), np.array([0]), **grid)
+    outside = gaussian_label_maps(np.array([[-0.3, 4.2]]), np.array([0]), **grid)
     np.testing.assert_allclose(inside, outside, atol=1e-6)
 
 

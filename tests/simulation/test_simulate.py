@@ -9,7 +9,8 @@ from ase.build import graphene
 from atomsight.device import gpu_available
 from atomsight.simulation.simulate import exit_wave, potential, simulate_exit_waves, storage_gpts
 
-DEVICES = ["cpu", pytest.param("gpu", marks=pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUDA GPU"))]
+DEVICES = ["cpu", pytest.param("gpu", marks=pytest.mark.skipif(not gpu_available(),
+                                                                 reason="needs CuPy and a CUDA GPU"))]
 
 SIMULATION = {
     "potential_sampling": 0.05,
@@ -47,7 +48,8 @@ def test_vacuum_exit_wave_is_the_unit_plane_wave(device):
 def test_image_from_stored_wave_matches_image_from_full_wave(device):
     atoms = sheet()
     lobato = LobatoParametrization(sigmas={"C": 0.043})  # abTEM's own smearing, not atomsight's
-    reference = abtem.Potential(atoms, sampling=0.05, slice_thickness=1.0, projection="infinite", parametrization=lobato)
+    reference = abtem.Potential(atoms, sampling=0.05, slice_thickness=1.0, projection="infinite",
+                                parametrization=lobato)
     full = abtem.PlaneWave(energy=80e3).multislice(reference).compute()  # the CPU reference
     stored = exit_wave(atoms, energy=80e3, simulation=SIMULATION, device=device).compute().to_cpu()
     assert stored.sampling == pytest.approx((0.1, 0.1), rel=0.02)
@@ -69,7 +71,8 @@ def test_result_does_not_depend_on_the_number_of_threads():
 
 
 def test_structure_axis_records_the_split_indices():
-    waves = simulate_exit_waves([sheet(), sheet(0.5)], energy=80e3, simulation=SIMULATION, indices=[40, 41], progress=False)
+    waves = simulate_exit_waves([sheet(), sheet(0.5)], energy=80e3, simulation=SIMULATION, indices=[40, 41],
+                                progress=False)
     assert waves.shape[0] == 2 and waves.array.dtype == np.complex64
     axis = waves.ensemble_axes_metadata[0]
     assert axis.label == "structure" and tuple(axis.values) == (40, 41)

@@ -1,17 +1,19 @@
 rule track_sequence:
     input:
-        model=lambda wildcards: f"{RESULTS}/models/{config['sequences'][wildcards.sequence]['system']}",
+        model=lambda wildcards: LAYOUT.model(
+            config["sequences"][wildcards.sequence]["system"]
+        ),
         movie=sequence_movie,
     output:
         tracks=report(
-            directory(f"{RESULTS}/tracks/{{sequence}}"),
+            directory(LAYOUT.tracks("{sequence}")),
             patterns=["{plot}.png"],
             caption="../report/tracks.rst",
             category="Sequences",
             subcategory="{sequence}",
         ),
     log:
-        f"{RESULTS}/logs/track_sequence/{{sequence}}.log",
+        LAYOUT.log("track_sequence", "{sequence}"),
     conda:
         conda_env("tensorflow")
     threads: config["threads"]

@@ -5,7 +5,8 @@ import os
 from atomsight.io.movies import movie_files
 from atomsight.config import validate_config
 from atomsight.device import gpu_available
-from atomsight.simulation.splits import SPLITS, shard_count, shard_name
+from atomsight.layout import ResultsLayout
+from atomsight.simulation.splits import SPLITS
 
 # Fills in the schema's defaults (workflow/schemas/config.schema.yaml) and stops with a
 # message naming the key when a value is invalid.
@@ -13,7 +14,8 @@ validate_config(config, source="config")
 
 SYSTEMS = sorted(config["systems"])
 SEQUENCES = sorted(config["sequences"])
-RESULTS = "results"
+# Every output path comes from the package's results layout, which the command line uses too.
+LAYOUT = ResultsLayout("results")
 
 # Jobs in conda environments import atomsight from this checkout (the workflow sets
 # this variable itself; users need not define it).
@@ -50,11 +52,7 @@ def conda_env(library):
 
 def shard_stores(system, split):
     """Paths of all shard stores of one split of a system."""
-    settings = config["systems"][system]
-    count = shard_count(settings["splits"][split], settings["shard_size"])
-    return [
-        f"{RESULTS}/exitwaves/{system}/{split}/{shard_name(k)}" for k in range(count)
-    ]
+    return LAYOUT.shard_stores(system, config["systems"][system], split)
 
 
 def sequence_movie(wildcards):
@@ -72,9 +70,9 @@ def default_targets():
     return [
         target
         for system in systems
-        for target in (f"{RESULTS}/models/{system}", f"{RESULTS}/preview/{system}.png")
+        for target in (LAYOUT.model(system), LAYOUT.preview(system))
     ] + [
-        f"{RESULTS}/tracks/{name}"
+        LAYOUT.tracks(name)
         for name in SEQUENCES
         if config["sequences"][name]["system"] in systems
     ]

@@ -3,12 +3,12 @@ rule preview_training_images:
         stores=lambda wildcards: shard_stores(wildcards.system, "train"),
     output:
         report(
-            f"{RESULTS}/preview/{{system}}.png",
+            LAYOUT.preview("{system}"),
             caption="../report/preview.rst",
             category="Training data",
         ),
     log:
-        f"{RESULTS}/logs/preview_training_images/{{system}}.log",
+        LAYOUT.log("preview_training_images", "{system}"),
     conda:
         "../../envs/atomsight.yaml"
     threads: 2

@@ -1,12 +1,10 @@
 rule simulate_exit_waves:
     input:
-        structures=f"{RESULTS}/structures/{{system}}/{{split}}.extxyz",
+        structures=LAYOUT.structures("{system}", "{split}"),
     output:
-        store=directory(
-            f"{RESULTS}/exitwaves/{{system}}/{{split}}/shard-{{shard}}.zarr"
-        ),
+        store=directory(LAYOUT.exitwaves("{system}", "{split}", "{shard}")),
     log:
-        f"{RESULTS}/logs/simulate_exit_waves/{{system}}/{{split}}/shard-{{shard}}.log",
+        LAYOUT.log("simulate_exit_waves", "{system}", "{split}", "shard-{shard}"),
     conda:
         conda_env("cupy")
     threads: config["threads"]

@@ -1,8 +1,8 @@
 rule generate_structures:
     output:
-        f"{RESULTS}/structures/{{system}}/{{split}}.extxyz",
+        LAYOUT.structures("{system}", "{split}"),
     log:
-        f"{RESULTS}/logs/generate_structures/{{system}}/{{split}}.log",
+        LAYOUT.log("generate_structures", "{system}", "{split}"),
     conda:
         "../../envs/atomsight.yaml"
     threads: config["threads"]

@@ -3,14 +3,14 @@ rule train_model:
         train=lambda wildcards: shard_stores(wildcards.system, "train"),
         validation=lambda wildcards: shard_stores(wildcards.system, "validation"),
     output:
-        model=f"{RESULTS}/training/{{system}}/model.keras",
+        model=LAYOUT.training("{system}", "model.keras"),
         curves=report(
-            f"{RESULTS}/training/{{system}}/curves.png",
+            LAYOUT.training("{system}", "curves.png"),
             caption="../report/curves.rst",
             category="Training",
         ),
     log:
-        f"{RESULTS}/logs/train_model/{{system}}.log",
+        LAYOUT.log("train_model", "{system}"),
     conda:
         conda_env("tensorflow")
     threads: config["threads"]
@@ -24,23 +24,23 @@ rule train_model:
 
 rule evaluate_model:
     input:
-        model=f"{RESULTS}/training/{{system}}/model.keras",
+        model=LAYOUT.training("{system}", "model.keras"),
         test=lambda wildcards: shard_stores(wildcards.system, "test"),
-        structures=f"{RESULTS}/structures/{{system}}/test.extxyz",
+        structures=LAYOUT.structures("{system}", "test"),
     output:
-        metrics=f"{RESULTS}/eval/{{system}}/metrics.json",
+        metrics=LAYOUT.evaluation("{system}", "metrics.json"),
         f1=report(
-            f"{RESULTS}/eval/{{system}}/f1_vs_dose.png",
+            LAYOUT.evaluation("{system}", "f1_vs_dose.png"),
             caption="../report/evaluation.rst",
             category="Evaluation",
         ),
         overlays=report(
-            f"{RESULTS}/eval/{{system}}/overlays.png",
+            LAYOUT.evaluation("{system}", "overlays.png"),
             caption="../report/overlays.rst",
             category="Evaluation",
         ),
     log:
-        f"{RESULTS}/logs/evaluate_model/{{system}}.log",
+        LAYOUT.log("evaluate_model", "{system}"),
     conda:
         conda_env("tensorflow")
     threads: config["threads"]
@@ -54,34 +54,34 @@ rule evaluate_model:
 
 rule evaluate_grid:
     input:
-        model=f"{RESULTS}/training/{{system}}/model.keras",
+        model=LAYOUT.training("{system}", "model.keras"),
         test=lambda wildcards: shard_stores(wildcards.system, "test"),
         train=lambda wildcards: shard_stores(wildcards.system, "train"),
     output:
-        table=f"{RESULTS}/eval/{{system}}/grid/grid.csv",
-        summary=f"{RESULTS}/eval/{{system}}/grid/grid.json",
+        table=LAYOUT.grid("{system}", "grid.csv"),
+        summary=LAYOUT.grid("{system}", "grid.json"),
         f1=report(
-            f"{RESULTS}/eval/{{system}}/grid/grid_f1.png",
+            LAYOUT.grid("{system}", "grid_f1.png"),
             caption="../report/grid.rst",
             category="Evaluation",
         ),
         rmse=report(
-            f"{RESULTS}/eval/{{system}}/grid/grid_rmse.png",
+            LAYOUT.grid("{system}", "grid_rmse.png"),
             caption="../report/grid.rst",
             category="Evaluation",
         ),
         contrast=report(
-            f"{RESULTS}/eval/{{system}}/grid/grid_contrast.png",
+            LAYOUT.grid("{system}", "grid_contrast.png"),
             caption="../report/grid.rst",
             category="Evaluation",
         ),
         dose=report(
-            f"{RESULTS}/eval/{{system}}/grid/grid_dose.png",
+            LAYOUT.grid("{system}", "grid_dose.png"),
             caption="../report/grid.rst",
             category="Evaluation",
         ),
     log:
-        f"{RESULTS}/logs/evaluate_grid/{{system}}.log",
+        LAYOUT.log("evaluate_grid", "{system}"),
     conda:
         conda_env("tensorflow")
     threads: config["threads"]
@@ -95,12 +95,12 @@ rule evaluate_grid:
 
 rule export_model:
     input:
-        model=f"{RESULTS}/training/{{system}}/model.keras",
-        metrics=f"{RESULTS}/eval/{{system}}/metrics.json",
+        model=LAYOUT.training("{system}", "model.keras"),
+        metrics=LAYOUT.evaluation("{system}", "metrics.json"),
     output:
-        directory(f"{RESULTS}/models/{{system}}"),
+        directory(LAYOUT.model("{system}")),
     log:
-        f"{RESULTS}/logs/export_model/{{system}}.log",
+        LAYOUT.log("export_model", "{system}"),
     conda:
         "../../envs/atomsight.yaml"
     threads: 1

@@ -1,9 +1,9 @@
-"""Snakemake script: export SavedModel, .keras file and model card (atomsight.network.export.export)."""
+"""Snakemake script: export SavedModel, .keras file and model card (atomsight.export.savedmodel.export)."""
 
 from atomsight.logs import log_to
 
 with log_to(snakemake.log[0]):
-    from atomsight.network.export import export
+    from atomsight.export.savedmodel import export
 
     export(
         snakemake.config["systems"][snakemake.wildcards.system],

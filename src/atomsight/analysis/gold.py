@@ -3,7 +3,7 @@
 Along a <110> zone axis the columns of an fcc crystal of lattice constant ``a`` form a
 centred rectangular lattice: rows a/√2 apart along [1-10] and a along [001], with a column
 at each centre. Each column therefore has 4 neighbours at a√6/4 and 2 at a/√2, and the next
-are at a; for gold (a = 4.078 Å) 2.497, 2.884 and 4.078 Å (:func:`column_distances`). The
+are at a; for gold (a = 4.08 Å) 2.50, 2.88 and 4.08 Å (:func:`column_distances`). The
 lattice planes seen edge-on are {111} (d = a/√3 = 2.355 Å) and {200} (d = a/2 = 2.039 Å).
 
 The outline is the boundary of the region the columns cover: the union of the Delaunay
@@ -19,14 +19,16 @@ about half a column spacing all around. The convex hull is given too, for compar
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import ConvexHull, Delaunay, QhullError, cKDTree
 
-GOLD_LATTICE_CONSTANT = 4.078
-"""Lattice constant of gold at room temperature [Å]."""
+from ..config import generator_default
+
+GOLD_LATTICE_CONSTANT: float = generator_default("fcc_nanoparticle", "lattice_constant")
+"""Lattice constant of gold [Å]: the configuration's, which the gold models' particles were built with."""
 
 HEIGHT_CLASS = re.compile(r"-(\d+)\+?$")
 """A column-height class name as a counting model writes it (``column-3``, ``column-5+``)."""
@@ -107,9 +109,41 @@ def column_heights(classes: Sequence[str]) -> np.ndarray | None:
         int64 heights, shape (n,), if every name is a height class; None otherwise.
     """
     found = [HEIGHT_CLASS.search(name) for name in classes]
-    if not found or not all(found):
+    matches = [m for m in found if m is not None]
+    if not found or len(matches) < len(found):
         return None
-    return np.array([int(m.group(1)) for m in found], dtype=np.int64)
+    return np.array([int(m.group(1)) for m in matches], dtype=np.int64)
+
+
+def atom_count(class_probabilities: Mapping[str, np.ndarray]) -> tuple[float, float] | None:
+    """The expected number of atoms in a particle and its standard deviation, from the columns' height probabilities.
+
+    Each column's height is taken as distributed over the height classes by its
+    probabilities (eq. 7 of the paper, renormalised over the height classes, so the
+    background's share drops out), and the columns as independent: the mean is the sum of
+    the columns' expected heights, the variance the sum of their variances. A class of
+    "N+" columns counts as N atoms, so the count is then a lower bound.
+
+    Parameters
+    ----------
+    class_probabilities : mapping of str to numpy.ndarray
+        Per class name, each column's probability of it, shape (n,) (a results table's
+        ``p_<class>`` columns).
+
+    Returns
+    -------
+    tuple of float or None
+        (mean, standard deviation) [atoms]; None unless every class is a height class.
+    """
+    names = list(class_probabilities)
+    heights = column_heights(names)
+    if heights is None:
+        return None
+    p = np.stack([np.asarray(class_probabilities[name], np.float64) for name in names], axis=-1)
+    p = p / np.maximum(p.sum(axis=-1, keepdims=True), np.finfo(np.float64).tiny)
+    mean = p @ heights
+    variance = p @ heights.astype(np.float64) ** 2 - mean**2
+    return float(mean.sum()), float(np.sqrt(max(variance.sum(), 0.0)))
 
 
 def analyze_gold(positions: np.ndarray, *, classes: Sequence[str] | None = None, cutoff: float = 3.2) -> GoldAnalysis:

@@ -1,32 +1,35 @@
 """Gold analysis of position files: read predict's CSVs, write columns, pairs, outline, summary and figures.
 
-Input: a CSV with a header and one column per row, as ``atomsight predict`` writes it (for a
-movie, one CSV per frame: ``movie_frame0000.csv``, ...). Columns used: ``x_A``, ``y_A``
-(position [Å], x along the image's first axis), optionally ``class`` (a height class such as
-``column-3`` gives the column's atoms) and ``probability``. Other columns are ignored.
+Input: a results table (:func:`atomsight.detections.read_table`), one column per row, as
+``atomsight predict`` writes it (for a movie, one table per frame: ``movie_frame0000.csv``,
+...). Columns used: ``x_A``, ``y_A`` (position [Å], x along the image's first axis),
+optionally ``class`` (a height class such as ``column-3`` gives the column's atoms) and
+``probability``. Other columns are ignored.
 
 Written for ``<name>.csv`` into the output folder (:data:`OUTPUT_SUFFIXES`):
 
 * ``<name>_columns.csv``: ``column`` (row of the input, from 0), ``x_A``, ``y_A``, ``class``,
   ``height`` (atoms; empty without height classes), ``probability``, ``nearest_A`` (distance
-  to the nearest column [Å]).
+  to the nearest column [Å]), and the input's ``p_<class>`` columns (each height's probability).
 * ``<name>_pairs.csv``: ``i``, ``j``, ``distance_A``: column pairs closer than the cutoff.
 * ``<name>_outline.csv``: ``ring``, ``x_A``, ``y_A``: corners of the outline of the region
   the columns cover (:func:`atomsight.analysis.gold.covered_outline`), ring by ring, in order.
-* ``<name>_summary.json``: counts per class, mean probability, nearest-neighbour and pair
+* ``<name>_summary.json``: counts per class, the particle's atoms (the sum of the columns'
+  heights, and the expected number with its standard deviation from the height probabilities,
+  :func:`atomsight.analysis.gold.atom_count`), mean probability, nearest-neighbour and pair
   distances against the <110> column distances, the outline's area [nm²] and length [nm],
   and those of the convex hull.
 * ``<name>_columns.png`` (columns coloured by height or class, and by probability, with the
   outline and a scale bar) and ``<name>_spacings.png`` (histogram of the pair distances
-  with the <110> column distances of gold).
+  with the <110> column distances of gold); for height classes also ``<name>_heights.png``
+  (the histogram of the columns' heights, with the expected number of columns of each height
+  from the probabilities).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,60 +40,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
+from ..detections import DetectionTable, read_table
+from ..detections.table import CLASS_PREFIX
 from ..io.atomic import atomic_path, write_csv_rows
-from .gold import GOLD_LATTICE_CONSTANT, GoldAnalysis, analyze_gold, column_distances
+from .gold import GOLD_LATTICE_CONSTANT, GoldAnalysis, analyze_gold, atom_count, column_distances, column_heights
 
 OUTPUT_SUFFIXES = ("_columns.csv", "_pairs.csv", "_outline.csv", "_summary.json", "_columns.png", "_spacings.png")
 """Files written per input CSV, after its stem."""
 
+HEIGHTS_SUFFIX = "_heights.png"
+"""The height histogram, written when the classes are column heights."""
+
 PEAK_TOLERANCE = 0.2
 """Half-width of the window around each <110> column distance in which pairs are counted [Å];
 the two nearest distances (2.50 and 2.88 Å) are 0.39 Å apart."""
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Columns read from a CSV.
-
-    Attributes
-    ----------
-    xy : numpy.ndarray
-        Positions (x, y) [Å], shape (n, 2).
-    classes : list of str or None
-        Class names, if the CSV has a ``class`` column.
-    probability : numpy.ndarray or None
-        Detection probabilities, shape (n,).
-    """
-
-    xy: np.ndarray
-    classes: list[str] | None
-    probability: np.ndarray | None
-
-
-def read_columns(path: str | Path) -> Columns:
-    """Read column positions, classes and probabilities from a CSV (see the module docstring).
-
-    Raises
-    ------
-    ValueError
-        Naming the file (and row and column), if ``x_A`` or ``y_A`` is missing, a value is
-        not a number, or there are no columns.
-    """
-    path = Path(path)
-    with open(path, newline="") as stream:
-        reader = csv.DictReader(stream)
-        header = reader.fieldnames or []
-        rows = list(reader)
-    missing = [c for c in ("x_A", "y_A") if c not in header]
-    if missing:
-        raise ValueError(f"{path}: expected columns x_A, y_A [Å], missing {', '.join(missing)}")
-    if not rows:
-        raise ValueError(f"{path}: no columns (expected one row per atomic column with x_A, y_A)")
-    return Columns(
-        xy=np.column_stack([_numbers(path, rows, "x_A"), _numbers(path, rows, "y_A")]),
-        classes=[row["class"] for row in rows] if "class" in header else None,
-        probability=_numbers(path, rows, "probability") if "probability" in header else None,
-    )
 
 
 def analyze_gold_file(
@@ -115,7 +78,9 @@ def analyze_gold_file(
         The files written.
     """
     path, out = Path(path), Path(out)
-    columns = read_columns(path)
+    columns = read_table(path)
+    if not len(columns):
+        raise ValueError(f"{path}: no columns (expected one row per atomic column with x_A, y_A)")
     analysis = analyze_gold(columns.xy, classes=columns.classes, cutoff=cutoff)
     targets = [out / f"{path.stem}{suffix}" for suffix in OUTPUT_SUFFIXES]
     out.mkdir(parents=True, exist_ok=True)
@@ -131,12 +96,19 @@ def analyze_gold_file(
         plot_columns(tmp, analysis, columns, title=path.stem)
     with atomic_path(targets[5], suffix=".png") as tmp:
         plot_spacings(tmp, analysis, cutoff=cutoff, lattice_constant=lattice_constant, title=path.stem)
+    if analysis.heights is not None:
+        targets.append(out / f"{path.stem}{HEIGHTS_SUFFIX}")
+        with atomic_path(targets[-1], suffix=".png") as tmp:
+            plot_heights(tmp, analysis.heights, columns.class_probabilities, title=path.stem)
     return targets
 
 
-def summarize(analysis: GoldAnalysis, columns: Columns, *, cutoff: float, lattice_constant: float) -> dict[str, Any]:
+def summarize(
+    analysis: GoldAnalysis, columns: DetectionTable, *, cutoff: float, lattice_constant: float
+) -> dict[str, Any]:
     """Return the summary of a gold analysis as a JSON-ready dict (units in the keys)."""
     references = column_distances(lattice_constant)
+    estimate = atom_count(columns.class_probabilities) if columns.class_probabilities else None
     near = {
         name: analysis.distances[np.abs(analysis.distances - d) <= PEAK_TOLERANCE] for name, d in references.items()
     }
@@ -145,6 +117,10 @@ def summarize(analysis: GoldAnalysis, columns: Columns, *, cutoff: float, lattic
         "classes": dict(Counter(columns.classes)) if columns.classes is not None else None,
         "mean_height_atoms": _number(analysis.heights.mean()) if analysis.heights is not None else None,
         "atoms": int(analysis.heights.sum()) if analysis.heights is not None else None,
+        "atoms_expected": None if estimate is None else round(estimate[0], 2),
+        "atoms_std": None if estimate is None else round(estimate[1], 2),
+        "height_histogram": (None if analysis.heights is None else
+                             {str(h): int(n) for h, n in zip(*np.unique(analysis.heights, return_counts=True))}),
         "probability_mean": _number(columns.probability.mean()) if columns.probability is not None else None,
         "nearest_A": {"mean": _number(np.nanmean(analysis.nearest)) if len(analysis.nearest) > 1 else None,
                       "std": _number(np.std(analysis.nearest, ddof=1)) if len(analysis.nearest) > 2 else None,
@@ -161,7 +137,7 @@ def summarize(analysis: GoldAnalysis, columns: Columns, *, cutoff: float, lattic
     }
 
 
-def plot_columns(path: Path, analysis: GoldAnalysis, columns: Columns, *, title: str) -> None:
+def plot_columns(path: Path, analysis: GoldAnalysis, columns: DetectionTable, *, title: str) -> None:
     """Write two maps of the columns (x down, y right, scale bar): by height or class, and by probability."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
     xy = analysis.positions
@@ -195,7 +171,7 @@ def plot_columns(path: Path, analysis: GoldAnalysis, columns: Columns, *, title:
 def plot_spacings(path: Path, analysis: GoldAnalysis, *, cutoff: float, lattice_constant: float, title: str) -> None:
     """Write a histogram of the column pair distances [Å] with the <110> column distances."""
     fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
-    ax.hist(analysis.distances, bins=np.arange(0, cutoff + 0.05, 0.05), color="0.55",
+    ax.hist(analysis.distances, bins=np.arange(0, cutoff + 0.05, 0.05).tolist(), color="0.55",
             label=f"{len(analysis.distances)} pairs closer than {cutoff:g} Å")
     for (name, distance), style in zip(column_distances(lattice_constant).items(), ("--", ":", "-.")):
         if distance <= cutoff:
@@ -221,28 +197,44 @@ def _decorate(ax: plt.Axes, analysis: GoldAnalysis) -> None:
     ax.add_artist(AnchoredSizeBar(ax.transData, 10.0, "1 nm", "lower right", frameon=False, size_vertical=0.15))
 
 
-def _write_columns(path: Path, analysis: GoldAnalysis, columns: Columns) -> None:
+def plot_heights(
+    path: Path, heights: np.ndarray, class_probabilities: dict[str, np.ndarray] | None, *, title: str
+) -> None:
+    """Write the histogram of the columns' heights, with the expected count of each height from the probabilities."""
+    fig, ax = plt.subplots(figsize=(5, 3.6), constrained_layout=True)
+    values, counts = np.unique(heights, return_counts=True)
+    ax.bar(values, counts, color="0.6", label=f"{len(heights)} columns, {int(heights.sum())} atoms")
+    names = list(class_probabilities or {})
+    class_heights = column_heights(names)
+    if class_probabilities and class_heights is not None:
+        p = np.stack([class_probabilities[name] for name in names], axis=-1)
+        p = p / np.maximum(p.sum(axis=-1, keepdims=True), 1e-12)
+        estimate = atom_count(class_probabilities)
+        label = "expected from the probabilities" + ("" if estimate is None else
+                                                     f": {estimate[0]:.1f} ± {estimate[1]:.1f} atoms")
+        ax.plot(class_heights, p.sum(axis=0), "o", color="tab:red", label=label)
+    ax.set_xlabel("column height [atoms]")
+    ax.set_ylabel("columns")
+    ax.set_xticks(np.arange(1, max(int(heights.max()), 1) + 1))
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def _write_columns(path: Path, analysis: GoldAnalysis, columns: DetectionTable) -> None:
     """Write the columns CSV atomically."""
     n = len(analysis.positions)
     classes = columns.classes if columns.classes is not None else [""] * n
     heights = [str(h) for h in analysis.heights] if analysis.heights is not None else [""] * n
     probability = [f"{p:.4f}" for p in columns.probability] if columns.probability is not None else [""] * n
-    write_csv_rows(path, ["column", "x_A", "y_A", "class", "height", "probability", "nearest_A"], [
-        [k, f"{x:.4f}", f"{y:.4f}", classes[k], heights[k], probability[k], f"{analysis.nearest[k]:.4f}"]
+    per_class = columns.class_probabilities or {}
+    write_csv_rows(path, ["column", "x_A", "y_A", "class", "height", "probability", "nearest_A",
+                          *(f"{CLASS_PREFIX}{name}" for name in per_class)], [
+        [k, f"{x:.4f}", f"{y:.4f}", classes[k], heights[k], probability[k], f"{analysis.nearest[k]:.4f}",
+         *(f"{p[k]:.4f}" for p in per_class.values())]
         for k, (x, y) in enumerate(analysis.positions)
     ])
-
-
-
-def _numbers(path: Path, rows: list[dict[str, str]], name: str) -> np.ndarray:
-    """Return a column of floats; a bad value raises naming file, row and column."""
-    values = np.empty(len(rows))
-    for r, row in enumerate(rows):
-        try:
-            values[r] = float(row[name])
-        except (TypeError, ValueError):
-            raise ValueError(f"{path}: row {r + 1}, column {name}: expected a number, got {row[name]!r}") from None
-    return values
 
 
 def _number(value: float) -> float | None:

@@ -6,7 +6,7 @@ The analyses of Madsen et al. (2018), Figs. 6 and 7, on the positions found in o
   and the 2.46 Å second neighbours, and above bonds stretched by 25 %), with their lengths
   and, when each atom's position uncertainty is known, the length's standard error
   (:func:`bond_uncertainties`).
-* Rings: the faces of the flat bond network (:func:`atomsight.analysis.rings.walk_faces`), so
+* Rings: the faces of the flat bond network (:func:`atomsight.core.faces.walk_faces`), so
   Stone-Wales defects show as 5-7-7-5 rings and grain boundaries as 5-7 pairs. A ring is a
   face of 3 to ``max_ring`` atoms, each met once, that encloses area counter-clockwise;
   other faces (holes, the outside of the imaged area or of a loose fragment, which is walked
@@ -28,10 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .rings import walk_faces
+from ..config import generator_default
+from ..core.faces import walk_faces
 
-BOND_LENGTH = 1.42
-"""C-C bond length of unstrained graphene [Å]."""
+BOND_LENGTH: float = generator_default("graphene", "bond_length")
+"""C-C bond length of unstrained graphene [Å]: the configuration's, which the graphene models trained on."""
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,9 @@ def plot_bond_lengths(path: Path, analysis: GrapheneAnalysis, *, title: str) -> 
     fig, ax = plt.subplots(figsize=(5, 3.6), constrained_layout=True)
     lengths = analysis.lengths
     if len(lengths):
-        counts, _, _ = ax.hist(lengths, bins=np.arange(lengths.min() - 0.01, lengths.max() + 0.03, 0.02), color="0.55")
-        ax.set_ylim(0, 1.4 * counts.max())  # room for the legend
+        edges = np.arange(lengths.min() - 0.01, lengths.max() + 0.03, 0.02)
+        counts, _, _ = ax.hist(lengths, bins=edges.tolist(), color="0.55")
+        ax.set_ylim(0, 1.4 * np.max(counts))  # room for the legend
         mean, std = lengths.mean(), lengths.std(ddof=1) if len(lengths) > 1 else 0.0
         ax.axvline(mean, color="tab:red", label=f"mean {mean:.3f} ± {std:.3f} Å ({len(lengths)} bonds)")
     ax.axvline(BOND_LENGTH, color="k", linestyle="--", label=f"graphene {BOND_LENGTH} Å")

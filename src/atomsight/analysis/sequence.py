@@ -32,18 +32,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..core.registration import corrected, register, shifted
 from ..io.atomic import write_csv_rows
 from ..io.images import check_sampling
 from ..io.microscope_files import resolve_sampling
 from ..io.movies import check_movie_path, movie_name, read_movie
 from ..network.tiling import DEFAULT_TILE
-from .drift import corrected, register, shifted
 from .sequence_plots import GIF_MAX_FRAMES, plot_drift, plot_site_map, write_overlay_gif
 from .sites import EVENT_KINDS, Sites, find_sites
 from .tracking import Tracks, link
 
 if TYPE_CHECKING:
-    from ..network.predict import Predictor
+    from ..network.predictor import Predictor
 
 @dataclass(frozen=True)
 class SequenceAnalysis:
@@ -54,7 +54,7 @@ class SequenceAnalysis:
     frames : numpy.ndarray
         Index of each analysed frame in the movie, int64, shape (n,).
     drift : numpy.ndarray
-        Drift (row, col) of each analysed frame [pixels], shape (n, 2) (:func:`atomsight.analysis.drift.register`).
+        Drift (row, col) of each analysed frame [pixels], shape (n, 2) (:func:`atomsight.core.registration.register`).
     tracks : Tracks
         Linked drift-corrected detections; their ``frame`` counts analysed frames (0..n-1).
     sites : Sites
@@ -75,7 +75,7 @@ def analyze_sequence(
     positions: Sequence[np.ndarray],
     *,
     sampling: float,
-    frame_indices: Sequence[int] | None = None,
+    frame_indices: Sequence[int] | np.ndarray | None = None,
     max_displacement: float = 1.0,
     site_radius: float = 1.0,
     window: int = 4,
@@ -97,7 +97,7 @@ def analyze_sequence(
     site_radius : float
         Largest distance between tracks of one site [Å] (:func:`atomsight.analysis.sites.find_sites`).
     window : int
-        Previous frames averaged into the registration reference (:func:`atomsight.analysis.drift.register`).
+        Previous frames averaged into the registration reference (:func:`atomsight.core.registration.register`).
 
     Returns
     -------
@@ -211,7 +211,7 @@ def track_movies(
     ----------
     model : str, pathlib.Path or Predictor
         An exported model folder (``results/models/<system>``) or a loaded
-        :class:`atomsight.network.predict.Predictor`.
+        :class:`atomsight.network.predictor.Predictor`.
     movies : sequence of path or of sequences of path
         Movies (:func:`atomsight.io.movies.read_movie`): each a file, or the files of one movie in frame order.
         The results of each are prefixed by :func:`atomsight.io.movies.movie_name`.
@@ -229,11 +229,11 @@ def track_movies(
     list of pathlib.Path
         The written files.
     """
-    movies = [[Path(movie)] if isinstance(movie, (str, Path)) else list(map(Path, movie)) for movie in movies]
-    for path in (path for movie in movies for path in movie):
+    files = [[Path(movie)] if isinstance(movie, (str, Path)) else list(map(Path, movie)) for movie in movies]
+    for path in (path for movie in files for path in movie):
         check_movie_path(path)  # before the model is loaded
     predictor = _single_frame_predictor(model)
-    return [written for paths in movies
+    return [written for paths in files
             for written in track_movie(predictor, paths, out=out, name=movie_name(paths), sampling=sampling,
                                        max_displacement=max_displacement, site_radius=site_radius, tile=tile)]
 
@@ -255,7 +255,7 @@ def track_movie(
     ----------
     model : str, pathlib.Path or Predictor
         An exported model folder (``results/models/<system>``) or a loaded
-        :class:`atomsight.network.predict.Predictor`.
+        :class:`atomsight.network.predictor.Predictor`.
     paths : path or sequence of path
         The movie's file, or its files in frame order (:func:`atomsight.io.movies.read_movie`).
     out : str or pathlib.Path
@@ -290,7 +290,7 @@ def track_movie(
 
 def _single_frame_predictor(model: str | Path | Predictor) -> Predictor:
     """Return a loaded predictor of single images; load it if ``model`` is an exported model folder."""
-    from ..network.predict import Predictor, load_predictor
+    from ..network.predictor import Predictor, load_predictor
 
     predictor = model if isinstance(model, Predictor) else load_predictor(model)
     if predictor.card["input_channels"] != 1:
@@ -300,6 +300,6 @@ def _single_frame_predictor(model: str | Path | Predictor) -> Predictor:
 
 
 def _find_atoms(predictor: Predictor, frame: np.ndarray, *, sampling: float, tile: int) -> np.ndarray:
-    """Return the (x, y) [Å] of the atoms a loaded :class:`atomsight.network.predict.Predictor` finds in one frame (H, W)."""
+    """Return the (x, y) [Å] of the atoms a loaded model finds in one frame (H, W)."""
     return predictor.find(frame[..., None], sampling=sampling, tile=tile)[2] * sampling
 

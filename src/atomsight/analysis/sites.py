@@ -87,7 +87,7 @@ def find_sites(
         Largest distance between the mean positions of two tracks of one site [Å]; below
         half the smallest spacing of sites (e.g. 1.0 Å for gold columns 2.9 Å apart).
     drift : numpy.ndarray
-        Drift of each frame [pixels, (row, col)], shape (n_frames, 2) (:func:`atomsight.analysis.drift.register`).
+        Drift of each frame [pixels, (row, col)], shape (n_frames, 2) (:func:`atomsight.core.registration.register`).
     sampling : float
         Pixel size [Å/pixel].
     shape : tuple of int

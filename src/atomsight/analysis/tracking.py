@@ -1,7 +1,7 @@
 """Link the detections of consecutive frames into tracks.
 
 Detections of frame ``k`` are matched one to one to those of frame ``k - 1``, on
-drift-corrected positions, by :func:`atomsight.evaluation.metrics.match` (optimal assignment with
+drift-corrected positions, by :func:`atomsight.core.matching.match` (optimal assignment with
 ``scipy.optimize.linear_sum_assignment``, the most pairs within ``max_displacement``,
 then the smallest total distance). A matched detection continues its partner's track; an
 unmatched one starts a new track, so an atom that hops farther than ``max_displacement``
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..evaluation.metrics import match
+from ..core.matching import match
 
 
 @dataclass(frozen=True)

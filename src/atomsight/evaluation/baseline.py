@@ -178,6 +178,7 @@ def fit_baseline(
                 if best is None or f1 > best[0]:
                     best = (f1, {"polarity": polarity, "smoothing": smoothing, "min_distance": min_distance,
                                  "threshold": threshold, "channel": channel})
+    assert best is not None  # the search grid is never empty
     unrefined = BaselineParameters(**best[1], refine_radius=0.0)
     signed, peaks = [], []
     for image, sampling in zip(images, samplings):

@@ -6,8 +6,9 @@ microscope for a structure at every dose), so the curves show the effect of the 
 alone. Each score comes with a confidence interval from a bootstrap over the test
 structures, the independent units of the evaluation (the images of one structure share
 its atoms). Written to ``results/eval/<system>/``:
-``metrics.json``, ``f1_vs_dose.png``, ``overlays.png`` and, for column counting,
-``count_errors.png``.
+``metrics.json``, ``f1_vs_dose.png``, ``overlays.png`` and, for column counting
+(:mod:`atomsight.evaluation.counting`), ``count_errors.png`` (the paper's Fig. 12, by tilt) and
+``confusion.png`` (heights at the total dose nearest :data:`CONFUSION_TOTAL_DOSE`).
 """
 
 from __future__ import annotations
@@ -21,18 +22,24 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..core.matching import match
+from ..detections import DetectionSettings
 from ..io.atomic import write_json
-from ..microscope.data import SpectraSource
-from .plots import plot_count_errors, plot_f1, plot_overlays
-from .metrics import SCORES, Scores, aggregate, bootstrap_intervals, count_errors, match, recall_by_group, scores_of
+from ..io.store import read_ground_truth
 from ..microscope import draw, stack_parameters
+from ..microscope.data import SpectraSource
 from ..network.model import load_model
 from ..network.postprocess import detect
-from ..io.store import read_ground_truth
 from ..structures.build import read_structures
 from ..structures.environments import atom_environments
+from .counting import counting_scores, plot_confusion, plot_counting
+from .metrics import SCORES, Scores, aggregate, bootstrap_intervals, recall_by_group, scores_of
+from .plots import plot_f1, plot_overlays
 
 log = logging.getLogger(__name__)
+
+CONFUSION_TOTAL_DOSE = 3.0e4
+"""Total dose of a series [e/Å^2] whose confusion matrix of heights is plotted (the paper's Fig. 12 ends there)."""
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 """A network's forward pass: images (N, H, W, F) to probability maps (N, H, W, 1 + C)."""
@@ -51,11 +58,11 @@ def visible_positions(
     Pixel (i, j) lies at (shift_x + i s, shift_y + j s) of the periodic cell; every
     periodic image of an atom at least ``margin`` pixels inside the image counts.
     """
-    extent = np.asarray(extent)
+    cell = np.asarray(extent)
     pixels, owners = [], []
     for nx in (-1, 0, 1):
         for ny in (-1, 0, 1):
-            offset = (np.mod(positions - shift, extent) + np.array([nx, ny]) * extent) / sampling
+            offset = (np.mod(positions - shift, cell) + np.array([nx, ny]) * cell) / sampling
             inside = np.all((offset >= margin) & (offset <= size - 1 - margin), axis=1)
             pixels.append(offset[inside])
             owners.append(np.flatnonzero(inside))
@@ -133,10 +140,13 @@ def evaluate_predictor(
         and position RMSE [Å], each with its confidence interval ``<score>_ci`` = [low,
         high] (:func:`atomsight.evaluation.metrics.bootstrap_intervals` over the test structures),
         the pooled counts and, for column counting, the fractions of columns miscounted
-        by 0, 1, 2 and 3 or more atoms, and, with ``structures`` of a sheet, the
+        by 0, 1, 2 and 3 or more atoms, overall and by the particles' tilt, and the
+        confusion matrix of heights (:func:`atomsight.evaluation.counting.counting_scores`),
+        and, with ``structures`` of a sheet, the
         ``recall_by_environment`` (atoms, found, recall per environment).
     """
     settings_eval = system["evaluation"]
+    detection = DetectionSettings.from_config(system)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     source = SpectraSource(test_stores, system)
@@ -145,11 +155,14 @@ def evaluate_predictor(
     extent = tf.constant(source.grid.extent, tf.float32)
     heights = system["labels"]["classes"] == "heights"
     truths = [read_ground_truth(source.roots[s], j) for s, j in source.locations]
-    environments = _environments(system, structures, [int(source.roots[s]["index"][j]) for s, j in source.locations])
+    indices = [int(source.roots[s]["index"][j]) for s, j in source.locations]
+    environments = _environments(system, structures, indices)
+    tilts = _tilts(structures, indices) if heights else None
     waves, labels = source.read_all()
     repeats = settings_eval["images_per_structure"]
     jobs = [(i, r) for i in range(len(source)) for r in range(repeats)]
-    base = [draw(tf.constant([settings_eval["seed"], i * repeats + r], tf.int64), source.settings, extent) for i, r in jobs]
+    base = [draw(tf.constant([settings_eval["seed"], i * repeats + r], tf.int64), source.settings, extent)
+            for i, r in jobs]
     results: dict[str, Any] = {
         "structures": len(source), "images_per_dose": len(jobs), "radius": settings_eval["radius"],
         "confidence": settings_eval["confidence"], "bootstrap_resamples": settings_eval["bootstrap_resamples"],
@@ -157,19 +170,21 @@ def evaluate_predictor(
     }
     overlays = []
     for dose in settings_eval["doses"]:
-        params = stack_parameters([{**p, "dose": tf.constant(dose, tf.float32), "dihedral": tf.constant(0)} for p in base])
+        params = stack_parameters([{**p, "dose": tf.constant(dose, tf.float32), "dihedral": tf.constant(0)}
+                                   for p in base])
         index = [i for i, _ in jobs]
         images = microscope.images(tf.gather(waves, index), params).numpy()
         probabilities = predict(images)
-        per_image, matched_heights, in_view, found_true = [], ([], []), [], []
+        per_image, in_view, found_true = [], [], []
+        matched_heights: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        image_tilts = None if tilts is None else [tilts[i] for i, _ in jobs]
         for k, (i, _) in enumerate(jobs):
             sampling = float(params["sampling"][k])
             shift = np.array([float(params["shift_x"][k]), float(params["shift_y"][k])])
             margin = settings_eval["margin"] / sampling
             true_px, owners = visible_positions(truths[i].positions, shift=shift, sampling=sampling, size=size,
                                                 extent=source.grid.extent, margin=margin)
-            found = detect(probabilities[k], threshold=settings_eval["threshold"], epsilon=settings_eval["epsilon"],
-                           t=settings_eval["t"], h=settings_eval["h"], sigma=system["labels"]["sigma"] / sampling)
+            found = detect(probabilities[k], detection, sampling=sampling)
             keep = inside_margin(found.positions, size, margin)
             found_px, found_classes = found.positions[keep], found.classes[keep]
             pairs = match(true_px * sampling, found_px * sampling, settings_eval["radius"])
@@ -185,7 +200,7 @@ def evaluate_predictor(
         per_structure = [aggregate(per_image[i * repeats:(i + 1) * repeats]) for i in range(len(source))]
         entry = {"dose": dose, **scores_with_intervals(per_structure, settings_eval)}
         if heights:
-            entry["count_errors"] = count_errors(np.concatenate(matched_heights[0]), np.concatenate(matched_heights[1]))
+            entry.update(counting_scores(*matched_heights, image_tilts, max_height=system["labels"]["max_height"]))
         if environments is not None:
             entry["recall_by_environment"] = recall_by_group(np.concatenate(in_view), np.concatenate(found_true))
         log.info("dose %g e/Å^2: F1 %.3f (%.3f-%.3f), RMSE %.3f Å", dose, entry["f1"], *entry["f1_ci"], entry["rmse"])
@@ -194,8 +209,19 @@ def evaluate_predictor(
     plot_f1(results, out / "f1_vs_dose.png")
     plot_overlays(overlays, out / "overlays.png", dose=max(settings_eval["doses"]))
     if heights:
-        plot_count_errors(results, out / "count_errors.png")
+        channels = source.settings.channels
+        plot_counting(results, out / "count_errors.png", images_per_series=channels)
+        nearest = min(results["doses"], key=lambda d: abs(np.log(d["dose"] * channels / CONFUSION_TOTAL_DOSE)))
+        plot_confusion(nearest["confusion"], out / "confusion.png", dose=nearest["dose"] * channels)
     return results
+
+
+def _tilts(structures: str | Path | None, indices: Sequence[int]) -> list[float] | None:
+    """Tilt of each structure's zone axis away from the beam [degrees], when the structures record it; else None."""
+    if structures is None:
+        return None
+    tilts = [atoms.info.get("tilt_deg") for atoms in read_structures(structures, indices)]
+    return None if any(t is None for t in tilts) else [float(t) for t in tilts]
 
 
 def _environments(

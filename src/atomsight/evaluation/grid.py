@@ -1,7 +1,7 @@
 """Evaluation over a grid of microscope conditions, against a classical baseline, in one run.
 
-Every cell of the grid is a (defocus, Cs) pair (``evaluation.grid``; defocus in abTEM's
-convention, defocus = -C10). Image k of every cell shows test structure k (modulo the
+Every cell of the grid is a (C10, Cs) pair (``evaluation.grid``, whose ``defocus`` is
+abTEM's, :mod:`atomsight.core.defocus`; outputs give C10). Image k of every cell shows test structure k (modulo the
 split's size) under the microscope drawn from the seed (``evaluation.seed``, k), with its
 defocus and Cs set to the cell's: the other parameters (C5, astigmatism, focal spread,
 blur, MTF, pixel size, field of view) are the same in every cell, so cells differ by the
@@ -39,6 +39,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from ..core.defocus import CONVENTION, c10_from_defocus, format_c10
+from ..core.matching import match
+from ..detections import DetectionSettings
 from ..io.atomic import write_csv_rows, write_json
 from ..io.store import read_ground_truth
 from ..microscope import MicroscopeSettings, draw, stack_parameters
@@ -48,7 +51,7 @@ from ..network.postprocess import detect
 from .baseline import BaselineParameters, BaselineSearch, find_atoms, fit_baseline
 from .evaluate import Predictor, inside_margin, network_predictor, scores_with_intervals, visible_positions
 from .grid_plots import plot_contrast, plot_grid_scores, plot_scores_vs_dose
-from .metrics import Scores, aggregate, match, scores_of
+from .metrics import Scores, aggregate, scores_of
 
 log = logging.getLogger(__name__)
 
@@ -59,23 +62,21 @@ CELL_SCORES = ("f1", "precision", "recall", "rmse")
 """Scores of every cell in grid.json's ``per_cell`` (the RMSE in Å)."""
 
 COLUMNS = (
-    "method", "defocus_A", "C10_A", "Cs_A", "Cs_um", "contrast", "dose", "images", "f1", "precision", "recall",
+    "method", "C10_A", "Cs_A", "Cs_um", "contrast", "dose", "images", "f1", "precision", "recall",
     "rmse_A", "true_positives", "false_positives", "false_negatives", "polarity", "smoothing_A", "min_distance_A",
     "threshold_sd", "refine_radius_A", "channel", "fit_f1", "fit_rmse_A",
 )
-"""Columns of grid.csv. ``defocus_A`` is abTEM's defocus = -C10 [Å] (with a focal series the shift added to
-every offset) and ``C10_A`` = -``defocus_A``; ``contrast`` the cell's noise-free contrast; the last nine the
+"""Columns of grid.csv. ``C10_A`` is the cell's C10 [Å] (with a focal series the shift added to every offset's
+C10); ``contrast`` the cell's noise-free contrast; the last nine the
 baseline's chosen settings and its F1 and RMSE on its fitting images (empty for the model)."""
 
 CONVENTIONS = {
-    "defocus_A": "abTEM's defocus = -C10 [Å] (positive: underfocus); with a focal series, the shift added to"
-                 " every defocus offset",
-    "C10_A": "C10 = -defocus_A [Å] (positive: overfocus)",
+    "C10_A": f"{CONVENTION}; with a focal series, the shift added to the C10 of every image of the series",
     "Cs_A": "third-order spherical aberration C30 [Å] (1 µm = 1e4 Å)",
     "dose": "electron dose per image [e/Å^2]",
     "contrast": "noise-free contrast: std / mean of the image intensity before blur, noise and detector, averaged"
                 " over a focal series and the cell's images",
-    "per_cell": "scores indexed [dose][defocus][Cs]",
+    "per_cell": "scores indexed [dose][C10][Cs]",
 }
 """How grid.json's quantities are defined, written into it."""
 
@@ -220,12 +221,12 @@ def evaluate_grid_predictor(
     Returns
     -------
     dict
-        As written to ``grid.json``: the ``conventions``; the axes ``defocus_A``,
-        ``C10_A``, ``Cs_A`` and ``doses``; ``structures`` (distinct test structures),
+        As written to ``grid.json``: the ``conventions``; the axes ``C10_A``, ``Cs_A``
+        and ``doses``; ``structures`` (distinct test structures),
         ``images_per_cell``, ``fit_images``, ``radius`` [Å], ``margin`` [Å],
         ``confidence``, ``contrast_threshold``; the ``baseline`` method and its
-        ``search``; ``contrast`` [defocus][Cs]; ``per_cell`` per method the ``f1``,
-        ``precision``, ``recall`` and ``rmse`` [Å], each [dose][defocus][Cs], and the
+        ``search``; ``contrast`` [C10][Cs]; ``per_cell`` per method the ``f1``,
+        ``precision``, ``recall`` and ``rmse`` [Å], each [dose][C10][Cs], and the
         baseline's chosen ``settings``; and ``summary``, per dose the ``cells`` whose
         contrast reaches the threshold (of ``cells_total``) and, per method, the scores
         pooled over them with bootstrap intervals over the test structures
@@ -239,8 +240,8 @@ def evaluate_grid_predictor(
     out.mkdir(parents=True, exist_ok=True)
     test, train = SpectraSource(test_stores, system), SpectraSource(train_stores, system)
     settings: MicroscopeSettings = test.settings
-    defocus = grid_values(grid["defocus"], settings.ranges["defocus"])
-    cs = grid_values(grid["Cs"], settings.ranges["Cs"])
+    defocus = grid_values(grid["defocus"], settings.bounds("defocus"))
+    cs = grid_values(grid["Cs"], settings.bounds("Cs"))
     doses = [float(d) for d in grid["doses"]]
     count, fit_count, seed = grid["images_per_cell"], grid["fit_images"], settings_eval["seed"]
     images = _Images.draw(test, count=count, seeds=[(seed, k) for k in range(count)], settings_eval=settings_eval)
@@ -249,7 +250,7 @@ def evaluate_grid_predictor(
                            settings_eval=settings_eval)
     search = BaselineSearch.from_config(grid["baseline"], channels=settings.channels)
     microscope, fit_microscope = test.microscope(), train.microscope()
-    label_sigma = system["labels"]["sigma"]
+    detection = DetectionSettings.from_config(system)
 
     shape = (len(doses), len(defocus), len(cs))
     contrast = np.zeros(shape[1:])
@@ -262,7 +263,7 @@ def evaluate_grid_predictor(
         for d, dose in enumerate(doses):
             params = images.parameters(**cell, dose=dose)
             rendered = microscope.images(images.spectra, params).numpy()
-            per_image["model"][d, a, b] = _model_scores(images, predict(rendered), settings_eval, label_sigma)
+            per_image["model"][d, a, b] = _model_scores(images, predict(rendered), detection)
             fit_rendered = fit_microscope.images(fitting.spectra, fitting.parameters(**cell, dose=dose)).numpy()
             parameters, fit_scores = fit_baseline(list(fit_rendered), fitting.samplings, fitting.score, search)
             chosen[d, a, b] = (parameters, fit_scores)
@@ -270,8 +271,8 @@ def evaluate_grid_predictor(
                 images.score(k, find_atoms(rendered[k], parameters, sampling=images.samplings[k]))
                 for k in range(count)
             ]
-            log.info("defocus %g Å (C10 %+g Å), Cs %g µm, dose %g e/Å^2, contrast %.3f: F1 model %.3f,"
-                     " baseline %.3f (%s)", defocus[a], 0.0 - defocus[a], cs[b] / 1e4, dose, contrast[a, b],
+            log.info("%s, Cs %g µm, dose %g e/Å^2, contrast %.3f: F1 model %.3f, baseline %.3f (%s)",
+                     format_c10(c10_from_defocus(defocus[a])), cs[b] / 1e4, dose, contrast[a, b],
                      aggregate(per_image["model"][d, a, b]).f1, aggregate(per_image["baseline"][d, a, b]).f1,
                      _describe(parameters))
 
@@ -286,15 +287,10 @@ def evaluate_grid_predictor(
     return results
 
 
-def _model_scores(
-    images: _Images, maps: np.ndarray, settings_eval: Mapping[str, Any], label_sigma: float
-) -> list[Scores]:
+def _model_scores(images: _Images, maps: np.ndarray, detection: DetectionSettings) -> list[Scores]:
     """Scores of the detections in each image's probability map (as :mod:`atomsight.evaluation.evaluate` finds them)."""
-    return [
-        images.score(k, detect(probabilities, threshold=settings_eval["threshold"], epsilon=settings_eval["epsilon"],
-                               t=settings_eval["t"], h=settings_eval["h"], sigma=label_sigma / sampling).positions)
-        for k, (probabilities, sampling) in enumerate(zip(maps, images.samplings))
-    ]
+    return [images.score(k, detect(probabilities, detection, sampling=sampling).positions)
+            for k, (probabilities, sampling) in enumerate(zip(maps, images.samplings))]
 
 
 def _describe(parameters: BaselineParameters) -> str:
@@ -330,7 +326,7 @@ def _results(
         summary.append(entry)
     return {
         "conventions": CONVENTIONS,
-        "defocus_A": defocus, "C10_A": [0.0 - v for v in defocus], "Cs_A": cs, "doses": doses,  # 0.0 - 0.0 is not -0.0
+        "C10_A": [c10_from_defocus(v) for v in defocus], "Cs_A": cs, "doses": doses,
         "structures": len(set(structures)), "images_per_cell": len(structures), "fit_images": grid["fit_images"],
         "radius": settings_eval["radius"], "margin": settings_eval["margin"],
         "confidence": settings_eval["confidence"], "contrast_threshold": threshold,
@@ -372,16 +368,16 @@ def _summary(
     units = sorted(set(structures))
     per_structure = [aggregate([per_image[c][k] for c in cells for k, s in enumerate(structures) if s == unit])
                      for unit in units]
-    worst = min(cells, key=lambda c: pooled[c].f1)
+    worst = min(cells, key=lambda c: pooled[c].f1)  # type: ignore[attr-defined]  # an object array of Scores
     return {**scores_with_intervals(per_structure, settings_eval), "min_cell_f1": pooled[worst].f1,
-            "worst_cell": {"defocus_A": defocus[worst[0]], "Cs_A": cs[worst[1]]}}
+            "worst_cell": {"C10_A": c10_from_defocus(defocus[worst[0]]), "Cs_A": cs[worst[1]]}}
 
 
 def _rows(results: Mapping[str, Any], per_image: Mapping[str, np.ndarray], chosen: np.ndarray) -> list[list[Any]]:
-    """The rows of grid.csv (see :data:`COLUMNS`): per cell (defocus, then Cs), dose and method."""
+    """The rows of grid.csv (see :data:`COLUMNS`): per cell (C10, then Cs), dose and method."""
     rows = []
     contrast = results["contrast"]
-    for a, defocus in enumerate(results["defocus_A"]):
+    for a, c10 in enumerate(results["C10_A"]):
         for b, cs in enumerate(results["Cs_A"]):
             for d, dose in enumerate(results["doses"]):
                 for method in METHODS:
@@ -394,7 +390,7 @@ def _rows(results: Mapping[str, Any], per_image: Mapping[str, np.ndarray], chose
                     else:
                         settings = [""] * 8
                     rows.append([
-                        method, defocus, 0.0 - defocus, cs, cs / 1e4, _number(contrast[a][b]), dose,
+                        method, c10, cs, cs / 1e4, _number(contrast[a][b]), dose,
                         len(per_image[method][d, a, b]), _number(total.f1), _number(total.precision),
                         _number(total.recall), _number(total.rmse), total.true_positives, total.false_positives,
                         total.false_negatives, *settings,

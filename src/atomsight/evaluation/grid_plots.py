@@ -1,8 +1,8 @@
 """Plots of a grid evaluation (:mod:`atomsight.evaluation.grid`): heat maps per cell, curves against dose.
 
 Every function takes the results as written to ``grid.json`` and writes one PNG atomically.
-Heat maps have Cs [µm] across and defocus down, labelled as abTEM's defocus and as C10
-(= -defocus); cells whose noise-free contrast is below the summaries' threshold are hatched.
+Heat maps have Cs [µm] across and C10 [Å] down (:mod:`atomsight.core.defocus`); cells whose
+noise-free contrast is below the summaries' threshold are hatched.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
+from ..core.defocus import OVERFOCUS, format_c10
 from ..io.atomic import atomic_path
 
 LABELS = {"f1": "F1", "rmse": "position RMSE [Å]", "precision": "precision", "recall": "recall"}
@@ -31,13 +32,12 @@ def _array(values: Any) -> np.ndarray:
 
 
 def _axes_labels(ax: plt.Axes, results: Mapping[str, Any], *, left: bool) -> None:
-    """Tick labels of a heat map: Cs [µm] across, defocus (abTEM's, and C10) down."""
+    """Tick labels of a heat map: Cs [µm] across, C10 down."""
     ax.set_xticks(range(len(results["Cs_A"])), [f"{c / 1e4:g}" for c in results["Cs_A"]])
     ax.set_xlabel("Cs [µm]")
-    ax.set_yticks(range(len(results["defocus_A"])),
-                  [f"{d:g} (C10 {0.0 - d:+g})" for d in results["defocus_A"]] if left else [])
+    ax.set_yticks(range(len(results["C10_A"])), [format_c10(c) for c in results["C10_A"]] if left else [])
     if left:
-        ax.set_ylabel("defocus [Å] = -C10")
+        ax.set_ylabel(f"C10 [Å] ({OVERFOCUS})")
 
 
 def _heat_map(ax: plt.Axes, values: np.ndarray, low_contrast: np.ndarray, *, vmin: float, vmax: float, cmap: str,
@@ -56,7 +56,7 @@ def _heat_map(ax: plt.Axes, values: np.ndarray, low_contrast: np.ndarray, *, vmi
 
 def _panel_size(results: Mapping[str, Any]) -> tuple[float, float]:
     """Width and height of one heat map [inches], room for its cells' numbers and its axis labels."""
-    return max(2.4, 0.9 * len(results["Cs_A"]) + 0.5), max(2.0, 0.5 * len(results["defocus_A"]) + 0.9)
+    return max(2.4, 0.9 * len(results["Cs_A"]) + 0.5), max(2.0, 0.5 * len(results["C10_A"]) + 0.9)
 
 
 def _save(fig: plt.Figure, out: str | Path) -> Path:

@@ -1,4 +1,4 @@
-"""Plots of an evaluation: F1 and position error against dose, count errors, detection overlays."""
+"""Plots of an evaluation: F1 and position error against dose, detection overlays."""
 
 from __future__ import annotations
 
@@ -47,22 +47,9 @@ def plot_f1(results: Mapping[str, Any], out: str | Path) -> Path:
     return Path(out)
 
 
-def plot_count_errors(results: Mapping[str, Any], out: str | Path) -> Path:
-    """Plot the fractions of columns miscounted by 1, 2 and 3 or more atoms against dose (paper Fig. 12)."""
-    doses = [d["dose"] for d in results["doses"]]
-    fig, ax = plt.subplots(figsize=(5, 3.8), constrained_layout=True)
-    for key, label in (("1", "off by 1"), ("2", "off by 2"), (">=3", "off by 3 or more")):
-        ax.semilogx(doses, [d["count_errors"][key] for d in results["doses"]], "o-", label=label)
-    ax.set_xlabel("dose [e/Å²]")
-    ax.set_ylabel("fraction of matched columns")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return Path(out)
-
-
-def plot_overlays(overlays: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], out: str | Path, *, dose: float) -> Path:
+def plot_overlays(
+    overlays: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], out: str | Path, *, dose: float
+) -> Path:
     """Show test images with the true positions (circles) and the detections (crosses)."""
     count = max(1, len(overlays))
     fig, axes = plt.subplots(1, count, figsize=(3.6 * count, 3.8), squeeze=False, constrained_layout=True)

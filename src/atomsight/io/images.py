@@ -14,16 +14,11 @@ import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
-import tifffile
 from scipy import ndimage
 from skimage.color import rgb2gray
 
-from .microscope_files import FORMATS, read_microscope_file
-
-MIN_SIDE = 16
-"""Smallest accepted image side [pixels]."""
+from .formats import BY_SUFFIX, DESCRIBES_OTHERS, MIN_SIDE, check_exists, format_of, read_microscope_file
 
 MAX_SAMPLING_RATIO = 2.0
 """Largest ratio, either way, of an image's pixel size to the model's before :func:`check_sampling` warns.
@@ -34,80 +29,31 @@ correlated over two or more pixels, or whose MTF is squeezed to half the band or
 far from anything the model has seen.
 """
 
-_TIFF_ALPHA = {tifffile.EXTRASAMPLE.ASSOCALPHA, tifffile.EXTRASAMPLE.UNASSALPHA}
-"""TIFF extra-sample types that are an alpha band."""
-
-
-def _read_npy(path: Path) -> tuple[np.ndarray, bool]:
-    """Read a ``.npy`` array; it is never a colour image."""
-    return np.load(path), False
-
-
-def _read_png(path: Path) -> tuple[np.ndarray, bool]:
-    """Read a PNG; a (H, W, n) PNG is grey + alpha (n = 2), RGB (3) or RGBA (4)."""
-    array = iio.imread(path)
-    return array, array.ndim == 3
-
-
-def _read_tiff(path: Path) -> tuple[np.ndarray, bool]:
-    """Read every page of a TIFF, stacked as (pages, ...) if there are several, and whether it is colour.
-
-    Only the photometric tag says what the samples of a pixel are: RGB (colour, the
-    samples moved last if stored as separate planes) or grey with an alpha extra sample
-    (colour in the sense of :func:`_luminance`). Samples of a MINISBLACK TIFF without
-    alpha are separate images, e.g. a focal series stored channels-last.
-    """
-    with tifffile.TiffFile(path) as tif:
-        page = tif.pages[0]
-        array = tif.asarray(key=slice(None))
-        if page.photometric == tifffile.PHOTOMETRIC.RGB:
-            if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE:
-                array = np.moveaxis(array, -3, -1)
-            return array, True
-        alpha = page.photometric == tifffile.PHOTOMETRIC.MINISBLACK and bool(set(page.extrasamples) & _TIFF_ALPHA)
-        return array, alpha
-
-
-def _read_microscope(path: Path) -> tuple[np.ndarray, bool]:
-    """Read every frame of a microscope file: (H, W) for one image, (frames, H, W) for several; never colour."""
-    image = read_microscope_file(path)
-    frames = [image.frame(k) for k in range(image.n_frames)]
-    return (frames[0] if len(frames) == 1 else np.stack(frames)), False
-
-
-MICROSCOPE_SUFFIXES = tuple(s for s in FORMATS if s not in (".tif", ".tiff"))
-"""Extensions of the microscope formats read through :mod:`atomsight.io.microscope_files`; TIFF data is read with
-tifffile (colour and focal-series rules of :func:`_read_tiff`), only its calibration through RosettaSciIO."""
-
-READERS = {
-    ".npy": _read_npy, ".tif": _read_tiff, ".tiff": _read_tiff, ".png": _read_png,
-    **dict.fromkeys(MICROSCOPE_SUFFIXES, _read_microscope),
-}
-"""Reader of each supported file extension (lower case): the array and whether its last axis holds colour samples."""
-
 
 def image_files(paths: Iterable[str | Path]) -> list[Path]:
     """Return the image files named by ``paths``, a folder standing for the image files in it.
 
-    A folder gives its files with a supported extension (:data:`READERS`), sorted by name,
-    without descending into subfolders; TIA ``.emi`` files, which describe the ``.ser``
-    files beside them, are left out so that each image is read once. Any other path is
-    returned as it is, to be checked when it is read.
+    A folder gives its files with an extension of the registry
+    (:data:`atomsight.io.formats.FORMATS`), sorted by name, without descending into
+    subfolders; TIA ``.emi`` files, which describe the ``.ser`` files beside them, are left
+    out so that each image is read once. Any other path is returned as it is, to be checked
+    when it is read.
 
     Raises
     ------
     FileNotFoundError
         If a folder holds no image file.
     """
+    readable = BY_SUFFIX.keys() - DESCRIBES_OTHERS
     files = []
     for path in map(Path, paths):
         if not path.is_dir():
             files.append(path)
             continue
-        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in READERS.keys() - {".emi"})
+        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in readable)
         if not found:
             raise FileNotFoundError(f"{path}: folder holds no image file, expected files with one of the extensions"
-                                    f" {', '.join(s for s in READERS if s != '.emi')}")
+                                    f" {', '.join(sorted(readable))}")
         files += found
     return files
 
@@ -115,49 +61,68 @@ def image_files(paths: Iterable[str | Path]) -> list[Path]:
 def file_sampling(path: str | Path) -> float | None:
     """Return an image file's pixel size from its metadata [Å/pixel], None if it holds none.
 
-    Microscope files and TIFFs are read through RosettaSciIO
-    (:func:`atomsight.io.microscope_files.read_microscope_file`, which raises ValueError
-    naming the file for a reciprocal or unknown unit); ``.npy`` and ``.png`` files hold
-    no calibration.
+    Files of a calibrated format are read through RosettaSciIO
+    (:func:`atomsight.io.formats.read_microscope_file`, which raises ValueError naming the
+    file for a reciprocal or unknown unit); ``.npy`` and ``.png`` files hold no calibration.
     """
-    path = Path(path)
-    if path.suffix.lower() not in FORMATS:
-        return None
-    return read_microscope_file(path).sampling
+    return read_microscope_file(path).sampling if format_of(path).calibrated else None
 
 
 def frame_count(path: str | Path) -> int:
-    """Return the number of frames of a microscope file (1 for any other file), without reading them."""
-    path = Path(path)
-    return read_microscope_file(path).n_frames if path.suffix.lower() in MICROSCOPE_SUFFIXES else 1
+    """Return the number of frames of an image file, without reading them."""
+    return format_of(path).frames(check_exists(path))[0]
+
+
+def frame_problem(frame: np.ndarray, shape: tuple[int, ...] | None = None) -> str | None:
+    """Say what makes a frame (or one image of a focal series) unusable, or None: the one rule for every reader.
+
+    A frame is unusable when it is not a grey image (H, W), is smaller than
+    :data:`MIN_SIDE` along a side, has another shape than ``shape`` (the sequence's first
+    frame), holds NaN or infinite values, or is constant (a dropped camera frame).
+    """
+    if frame.ndim != 2:
+        return f"expected a grey frame (H, W), got shape {frame.shape}"
+    if min(frame.shape) < MIN_SIDE:
+        return f"image of {frame.shape[0]} x {frame.shape[1]} pixels, expected at least {MIN_SIDE} along each side"
+    if shape is not None and frame.shape != shape:
+        return f"shape {frame.shape} differs from the first frame's {shape}"
+    if not np.isfinite(frame).all():
+        return "holds NaN or infinite values, expected finite values only"
+    if frame.min() == frame.max():
+        return "constant, expected varying intensities"
+    return None
 
 
 def read_frames(path: str | Path) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield the usable frames of a microscope file's sequence one at a time, as (index, float32 (H, W, 1)).
+    """Yield the usable frames of a file's sequence one at a time, as (index, float32 (H, W, 1)).
 
-    This is where a sequence's unusable frames are found: a frame that is constant (all
-    zeros, as a dropped camera frame), holds NaN or infinite values, or cannot be read
-    (a truncated file) is skipped with a warning naming the file and the frame, and the
-    other frames are still given.
+    A frame that :func:`frame_problem` finds unusable, of another shape than the first
+    usable one, or that cannot be read (a truncated file) is skipped with a warning naming
+    the file and the frame; the other frames are still given.
 
     Raises
     ------
     ValueError
         If no frame is usable, naming the file.
     """
-    image = read_microscope_file(path)
-    usable = 0
-    for index in range(image.n_frames):
+    path = check_exists(path)
+    count, read = format_of(path).frames(path)
+    usable, shape = 0, None
+    problem: str | None
+    for index in range(count):
         try:
-            frame = image.frame(index)[..., None]
-            _check_values(frame, f"{image.path} frame {index}")
-        except ValueError as error:
-            warnings.warn(f"{error}; frame skipped", UserWarning, stacklevel=2)
+            frame = np.asarray(read(index), dtype=np.float32)
+        except (ValueError, OSError) as error:  # a truncated file; the error names the file and frame already
+            problem = f"unreadable ({error})"
+        else:
+            problem = frame_problem(frame, shape)
+        if problem:
+            warnings.warn(f"{path} frame {index}: {problem}; frame skipped", UserWarning, stacklevel=2)
             continue
-        usable += 1
-        yield index, frame
+        usable, shape = usable + 1, frame.shape
+        yield index, frame[..., None]
     if not usable:
-        raise ValueError(f"{image.path}: none of its {image.n_frames} frames is usable")
+        raise ValueError(f"{path}: none of its {count} frames is usable")
 
 
 def read_image(path: str | Path, *, channels: int = 1) -> np.ndarray:
@@ -174,9 +139,9 @@ def read_image(path: str | Path, *, channels: int = 1) -> np.ndarray:
     Parameters
     ----------
     path : str or pathlib.Path
-        A ``.npy``, ``.tif``, ``.tiff`` or ``.png`` file, or a microscope file
-        (``.dm3``, ``.dm4``, ``.emd``, ``.ser``, ``.emi``, ``.mrc``) whose frames are read as
-        a stack (complex data as intensity, see :mod:`atomsight.io.microscope_files`).
+        A file of one of the registry's formats (:data:`atomsight.io.formats.FORMATS`);
+        a microscope file's frames are read as a stack (complex data as intensity, see
+        :mod:`atomsight.io.microscope_files`).
     channels : int, optional
         Number of channels the model expects (images in the focal series), default 1.
 
@@ -190,27 +155,27 @@ def read_image(path: str | Path, *, channels: int = 1) -> np.ndarray:
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If the extension is not supported, the array does not hold ``channels``
-        images (a colour image holds one), a side is shorter than 16 pixels, a value
-        is NaN or infinite, or an image (a channel) is constant. The message names
-        the file.
+        If the extension is not supported, the array does not hold ``channels`` images (a
+        colour image holds one), or an image (a channel) is unusable by
+        :func:`frame_problem` (too small, not finite, constant). The message names the file.
     """
     path = Path(path)
     if channels < 1:
         raise ValueError(f"{path}: channels must be at least 1, got {channels}")
-    suffix = path.suffix.lower()
-    if suffix not in READERS:
-        raise ValueError(f"{path}: unsupported extension {path.suffix!r}, expected one of {', '.join(READERS)}")
-    if not path.is_file():
-        raise FileNotFoundError(f"image file not found: {path}")
-    array, colour = READERS[suffix](path)
+    image_format = format_of(path)
+    array, colour = image_format.read(check_exists(path))
     if colour and array.shape[-1] in (2, 3, 4):
         if channels != 1:
-            raise ValueError(f"{path}: a colour image of shape {array.shape} holds one image, expected a focal series of"
+            raise ValueError(f"{path}: a colour image of shape {array.shape} holds one image, expected a focal series"
+                             " of"
                              f" {channels} grey images as ({channels}, H, W) or (H, W, {channels})")
         array = _luminance(array)
     image = _channels_last(array, channels, path).astype(np.float32)
-    _check_values(image, path)
+    for k in range(image.shape[-1]):
+        problem = frame_problem(image[..., k])
+        if problem:
+            where = f"image {k} of its focal series" if channels > 1 else "image"
+            raise ValueError(f"{path}: {where}: {problem}")
     return image
 
 
@@ -253,17 +218,6 @@ def _channels_last(array: np.ndarray, channels: int, path: Path) -> np.ndarray:
         return np.moveaxis(array, 0, -1)
     expected = "(H, W)" if channels == 1 else f"({channels}, H, W) or (H, W, {channels})"
     raise ValueError(f"{path}: found an array of shape {array.shape}, expected {channels} channel(s) as {expected}")
-
-
-def _check_values(image: np.ndarray, path: Path | str) -> None:
-    """Raise ValueError naming ``path`` if ``image`` is too small, not finite or has a constant channel."""
-    if min(image.shape[:2]) < MIN_SIDE:
-        raise ValueError(f"{path}: image of {image.shape[0]} x {image.shape[1]} pixels, expected at least {MIN_SIDE} along each side")
-    if not np.isfinite(image).all():
-        raise ValueError(f"{path}: image holds NaN or infinite values, expected finite values only")
-    constant = np.flatnonzero(image.std(axis=(0, 1)) == 0)
-    if constant.size:
-        raise ValueError(f"{path}: image channel(s) {constant.tolist()} constant, expected varying intensities")
 
 
 def resample(image: np.ndarray, factor: float) -> np.ndarray:

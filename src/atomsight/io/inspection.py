@@ -100,7 +100,7 @@ def plot_store(path: str | Path, out: str | Path, *, count: int = 4) -> Path:
                     chosen = truth.classes == k
                     ax.scatter(*truth.positions[chosen].T, s=9, facecolors="none", edgecolors=[colours(k)],
                                linewidths=0.6, label=name)
-            ax.set_title(f"structure {index[j]}: {title}", fontsize=9)
+            ax.set_title(f"structure {int(index[j])}: {title}", fontsize=9)
             ax.set_xlabel("x [Å]")
             ax.set_ylabel("y [Å]")
     axes[1, 0].legend(fontsize=7, loc="upper right", markerscale=2)

@@ -1,13 +1,13 @@
 """Images and image sequences from the files microscopes write, with their pixel size in Å.
 
-Every format is read through RosettaSciIO (``rsciio``, the reader of HyperSpy), lazily:
-the frames stay a dask array until :meth:`MicroscopeImage.frame` reads one.
+Every microscope format of the registry (:data:`atomsight.io.formats.FORMATS`: Gatan
+``.dm3``/``.dm4``, Thermo Fisher Velox and Berkeley (NCEM) ``.emd``, FEI TIA ``.ser``/``.emi``,
+``.mrc``, and the calibration of ``.tif``/``.tiff`` as written by DigitalMicrograph, Velox,
+ImageJ or HyperSpy) is read through RosettaSciIO (``rsciio``, the reader of HyperSpy),
+lazily: the frames stay a dask array until :meth:`MicroscopeImage.frame` reads one.
 
 Rules
 -----
-- Format by extension (:data:`FORMATS`): Gatan ``.dm3``/``.dm4``, Thermo Fisher Velox and
-  Berkeley (NCEM) ``.emd``, FEI TIA ``.ser``/``.emi``, ``.mrc`` and calibrated
-  ``.tif``/``.tiff`` (as written by DigitalMicrograph, Velox, ImageJ or HyperSpy).
 - The image is the last two array axes of a signal (x along the first of them, y along
   the second, as everywhere in atomsight). One more leading axis, in time or without a
   unit (:data:`FRAME_UNITS`), is the frame axis of a stack or movie; a leading axis in any
@@ -41,12 +41,6 @@ if TYPE_CHECKING:
     import dask.array as da
 
 log = logging.getLogger(__name__)
-
-FORMATS = {
-    ".dm3": "digitalmicrograph", ".dm4": "digitalmicrograph", ".emd": "emd", ".ser": "tia", ".emi": "tia",
-    ".mrc": "mrc", ".tif": "tiff", ".tiff": "tiff",
-}
-"""RosettaSciIO plugin (``rsciio.<name>``) of each supported extension (lower case)."""
 
 ANGSTROM_PER_UNIT = {
     "pm": 0.01, "Å": 1.0, "\u212b": 1.0, "A": 1.0, "angstrom": 1.0, "nm": 10.0, "µm": 1e4, "\u03bcm": 1e4, "um": 1e4,
@@ -140,7 +134,7 @@ def angstrom_per_pixel(scale: float, unit: str | None, *, path: str | Path) -> f
         or any unit not in :data:`ANGSTROM_PER_UNIT`.
     """
     unit = unit.strip() if isinstance(unit, str) else unit
-    if unit in UNCALIBRATED_UNITS or not (math.isfinite(scale) and scale > 0):
+    if unit is None or unit in UNCALIBRATED_UNITS or not (math.isfinite(scale) and scale > 0):
         return None
     if "1/" in unit.replace(" ", "") or "^-1" in unit or unit.endswith("-1"):
         raise ValueError(f"{path}: image axes in reciprocal unit {unit!r} (a diffraction pattern?), expected a"
@@ -151,13 +145,16 @@ def angstrom_per_pixel(scale: float, unit: str | None, *, path: str | Path) -> f
     return scale * ANGSTROM_PER_UNIT[unit]
 
 
-def read_microscope_file(path: str | Path) -> MicroscopeImage:
-    """Read the image or image sequence of a microscope file, lazily, with its pixel size.
+def read_signal_file(path: Path, plugin: str) -> MicroscopeImage:
+    """Read the image or image sequence of an existing file with a RosettaSciIO plugin, lazily, with its pixel size.
 
     Parameters
     ----------
-    path : str or pathlib.Path
-        A file of one of the :data:`FORMATS` (see the module's rules).
+    path : pathlib.Path
+        The file (see the module's rules); :func:`atomsight.io.formats.read_microscope_file`
+        finds its plugin in the registry.
+    plugin : str
+        The RosettaSciIO plugin, ``rsciio.<plugin>``.
 
     Returns
     -------
@@ -166,20 +163,12 @@ def read_microscope_file(path: str | Path) -> MicroscopeImage:
 
     Raises
     ------
-    FileNotFoundError
-        If the file does not exist.
     ValueError
-        If the extension is not supported, the file cannot be parsed (truncated or
-        corrupt, or rsciio lacks an optional package for it), holds no image, has more
-        than one frame axis or one in a unit other than time, image axes in a reciprocal
-        or unknown unit, or pixels that are not square. The message names the file.
+        If the file cannot be parsed (truncated or corrupt, or rsciio lacks an optional
+        package for it), holds no image, has more than one frame axis or one in a unit other
+        than time, image axes in a reciprocal or unknown unit, or pixels that are not
+        square. The message names the file.
     """
-    path = Path(path)
-    plugin = FORMATS.get(path.suffix.lower())
-    if plugin is None:
-        raise ValueError(f"{path}: unsupported extension {path.suffix!r}, expected one of {', '.join(FORMATS)}")
-    if not path.is_file():
-        raise FileNotFoundError(f"microscope file not found: {path}")
     signals = _read_signals(path, plugin)
     planes = [s for s in signals if s["data"].ndim >= 2]
     images = [s for s in planes if _is_image(s)]
@@ -261,9 +250,10 @@ def _microscope_image(path: Path, signal: dict[str, Any]) -> MicroscopeImage:
         data = data.real**2 + data.imag**2
     x_axis, y_axis = _image_axes(signal)
     sides = [angstrom_per_pixel(float(a["scale"]), a.get("units"), path=path) for a in (x_axis, y_axis)]
-    sampling = None if None in sides else sides[0]
-    if sampling is not None and abs(sides[1] - sides[0]) > SQUARE_TOLERANCE * sides[0]:
-        raise ValueError(f"{path}: pixels of {sides[0]:g} x {sides[1]:g} Å, expected square pixels")
+    x_side, y_side = sides
+    sampling = None if x_side is None or y_side is None else x_side
+    if x_side is not None and y_side is not None and abs(y_side - x_side) > SQUARE_TOLERANCE * x_side:
+        raise ValueError(f"{path}: pixels of {x_side:g} x {y_side:g} Å, expected square pixels")
     return MicroscopeImage(
         path=path, frames=data.reshape((-1, *data.shape[-2:])), sampling=sampling,
         scale=None if sampling is None else float(x_axis["scale"]), unit=x_axis.get("units"), title=_title(signal),

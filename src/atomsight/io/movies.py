@@ -14,24 +14,16 @@ from __future__ import annotations
 
 import glob
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
 
 import numpy as np
-import tifffile
 
-from .images import file_sampling
-from .microscope_files import FORMATS, SAMPLING_TOLERANCE, read_microscope_file
-
-MOVIE_SUFFIXES = (".npy", *FORMATS)
-"""Extensions of the movies :func:`read_movie` reads: a ``.npy`` array (N, H, W), a multi-page TIFF, or a stack or
-movie in a microscope file (.dm3/.dm4, .emd, .ser/.emi, .mrc; :mod:`atomsight.io.microscope_files`)."""
-
-
-FrameReader = Callable[[int], np.ndarray]
-"""Reads frame k of one file, as stored."""
+from .formats import FrameReader, check_exists, format_of
+from .images import file_sampling, frame_problem
+from .microscope_files import SAMPLING_TOLERANCE
 
 
 class MovieFrames(Sequence[np.ndarray]):
@@ -87,8 +79,9 @@ class Movie:
 def read_movie(paths: str | Path | Sequence[str | Path]) -> Movie:
     """Check the frames of a movie, one at a time, and return its usable frames (read again when used) and calibration.
 
-    A movie is one file of :data:`MOVIE_SUFFIXES` holding its frames (a ``.npy`` array
-    (N, H, W), a multi-page TIFF, a stack or movie in a microscope file), or several files
+    A movie is one file of a format in the registry (:data:`atomsight.io.formats.FORMATS`)
+    holding its frames (a ``.npy`` array (N, H, W), a multi-page TIFF, a stack or movie in a
+    microscope file), or several files
     taken as one movie in the order given, their frames one after the other (a folder of
     ``.dm4`` frames, one a file). Microscope files are read through RosettaSciIO
     (:mod:`atomsight.io.microscope_files`), frame by frame from the file's lazy stack; a
@@ -96,8 +89,9 @@ def read_movie(paths: str | Path | Sequence[str | Path]) -> Movie:
     is read once here to be checked and again whenever :attr:`Movie.frames` is indexed.
 
     Skipped with a warning naming the file and the frame, the others still read: a frame
-    that is not a grey image, of another shape than the first usable frame, not finite,
-    constant (a dropped camera frame) or unreadable (a truncated file); and every frame of a
+    that :func:`atomsight.io.images.frame_problem` finds unusable (not a grey image, too
+    small, of another shape than the first usable frame, not finite, constant: the rule of
+    every reader) or that is unreadable (a truncated file); and every frame of a
     file whose pixel size (:func:`atomsight.io.images.file_sampling`) differs from the first
     usable frame's file's by more than :data:`atomsight.io.microscope_files.SAMPLING_TOLERANCE`,
     or that is calibrated when that one is not or the other way round. In a movie of several
@@ -119,18 +113,19 @@ def read_movie(paths: str | Path | Sequence[str | Path]) -> Movie:
     FileNotFoundError
         If a file does not exist.
     ValueError
-        If an extension is not one of :data:`MOVIE_SUFFIXES`, the file of a one-file movie
+        If an extension is not in the registry, the file of a one-file movie
         cannot be read (truncated, a colour image, a ``.npy`` array not (N, H, W), image axes
         in an unknown unit), or fewer than 2 frames are usable; the message names the file.
     """
-    paths = [check_movie_path(Path(p)) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
-    indices, usable, first, shape, total = [], [], None, None, 0
-    for path in paths:
+    files = [check_movie_path(Path(p)) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    indices, usable, shape, total = [], [], None, 0
+    first: tuple[Path, float | None] | None = None
+    for path in files:
         try:
             calibration = file_sampling(path)
-            count, read = _frame_reader(path)
+            count, read = format_of(path).frames(path)
         except ValueError as error:
-            if len(paths) == 1:
+            if len(files) == 1:
                 raise
             warnings.warn(f"{error}; file skipped, counted as one frame", UserWarning, stacklevel=2)
             total += 1
@@ -149,28 +144,10 @@ def read_movie(paths: str | Path | Sequence[str | Path]) -> Movie:
                 indices.append(total + k)
                 usable.append((read, k))
         total += count
-    where = paths[0] if len(paths) == 1 else f"{paths[0]} .. {paths[-1]} ({len(paths)} files)"
-    if len(usable) < 2:
+    where = files[0] if len(files) == 1 else f"{files[0]} .. {files[-1]} ({len(files)} files)"
+    if len(usable) < 2 or first is None:
         raise ValueError(f"{where}: {len(usable)} of its {total} frames are usable, a sequence needs 2")
     return Movie(indices=np.asarray(indices, np.int64), frames=MovieFrames(usable), sampling=first[1], path=first[0])
-
-
-def _frame_reader(path: Path) -> tuple[int, FrameReader]:
-    """Return the number of frames of a movie file and a function reading frame k, as stored, without reading any."""
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        array = np.load(path, mmap_mode="r")
-        if array.ndim != 3:
-            raise ValueError(f"{path}: expected a movie of shape (frames, H, W), got shape {array.shape}")
-        return len(array), array.__getitem__
-    if suffix in (".tif", ".tiff"):
-        with tifffile.TiffFile(path) as tif:
-            if tif.pages[0].photometric == tifffile.PHOTOMETRIC.RGB:
-                raise ValueError(f"{path}: a colour image, not a movie of grey frames")
-            count = len(tif.pages)
-        return count, lambda k: tifffile.imread(path, key=k)
-    image = read_microscope_file(path)
-    return image.n_frames, image.frame
 
 
 def _check_frame(read: FrameReader, index: int, shape: tuple[int, ...] | None) -> tuple[str | None, tuple[int, ...]]:
@@ -179,7 +156,7 @@ def _check_frame(read: FrameReader, index: int, shape: tuple[int, ...] | None) -
         frame = np.asarray(read(index), np.float32)
     except (ValueError, OSError) as error:  # a truncated microscope file; the error names the file and frame already
         return f"unreadable ({error})", ()
-    return _frame_problem(frame, shape), frame.shape
+    return frame_problem(frame, shape), frame.shape
 
 
 def _calibrations_differ(sampling: float | None, reference: float | None) -> bool:
@@ -220,29 +197,13 @@ def movie_files(patterns: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def _frame_problem(frame: np.ndarray, shape: tuple[int, ...] | None) -> str | None:
-    """Say what makes a frame unusable, or None: not 2-D, not the shape ``shape``, not finite, or constant."""
-    if frame.ndim != 2:
-        return f"expected a grey frame (H, W), got shape {frame.shape}"
-    if shape is not None and frame.shape != shape:
-        return f"shape {frame.shape} differs from the first frame's {shape}"
-    if not np.all(np.isfinite(frame)):
-        return "holds NaN or infinite values"
-    if frame.min() == frame.max():
-        return "constant"
-    return None
-
-
 def check_movie_path(path: Path) -> Path:
-    """Return ``path`` if it is an existing movie file of a supported extension; raise naming it otherwise."""
-    if path.suffix.lower() not in MOVIE_SUFFIXES:
-        raise ValueError(f"{path}: unsupported movie extension {path.suffix!r}, expected one of {MOVIE_SUFFIXES}")
-    if not path.is_file():
-        raise FileNotFoundError(f"movie file not found: {path}")
-    return path
+    """Return ``path`` if it is an existing file of a format in the registry; raise naming it otherwise."""
+    format_of(path)
+    return check_exists(path)
 
 
 def movie_name(paths: str | Path | Sequence[str | Path]) -> str:
     """Return the prefix of a movie's results: a file's stem, or the folder of the first of several files."""
-    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
-    return paths[0].stem if len(paths) == 1 else paths[0].resolve().parent.name
+    files = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    return files[0].stem if len(files) == 1 else files[0].resolve().parent.name

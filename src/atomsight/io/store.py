@@ -108,9 +108,12 @@ class ShardWriter:
         shape (s, nx, ny): the grid, energy and abTEM metadata of the store.
     n_classes : int
         Number of label maps per structure.
+    description : str
+        What the stored array of each structure is (the imaging mode's,
+        :data:`atomsight.simulation.modalities.SIMULATORS`).
     """
 
-    def __init__(self, path: str | Path, *, template: abtem.Waves, n_classes: int) -> None:
+    def __init__(self, path: str | Path, *, template: abtem.Waves, n_classes: int, description: str) -> None:
         self.path = Path(path)
         self.template = template
         self.tmp = temporary_name(self.path)
@@ -120,7 +123,7 @@ class ShardWriter:
         self.waves = self.root.create_array(
             WAVES, shape=(n, nx, ny), dtype=np.complex64, chunks=(1, nx, ny), fill_value=0,
             dimension_names=("structure", "x", "y"), compressors=COMPRESSORS,
-            attributes={"description": "exit waves, |psi|^2 = 1 in vacuum"},
+            attributes={"description": description},
         )
         self.labels = self.root.create_array(
             "labels", shape=(n, n_classes, nx, ny), dtype=np.float32, chunks=(1, n_classes, nx, ny),
@@ -169,7 +172,8 @@ class ShardWriter:
         if not self.written.all():
             raise StoreError(f"{self.path}: structures {np.flatnonzero(~self.written).tolist()} were never written")
         if len(ground_truth) != n or len(indices) != n:
-            raise StoreError(f"{self.path}: got ground truth of {len(ground_truth)} and {len(indices)} indices for {n} structures")
+            raise StoreError(f"{self.path}: got ground truth of {len(ground_truth)} and {len(indices)} indices for {n}"
+                             " structures")
         _write_ground_truth(self.root, ground_truth, indices)
         waves = self.template
         self.root.attrs["metadata0"] = _abtem_metadata(waves)
@@ -186,48 +190,11 @@ class ShardWriter:
         return self.path
 
 
-def write_shard(
-    path: str | Path,
-    *,
-    waves: abtem.Waves,
-    labels: np.ndarray,
-    ground_truth: Sequence[GroundTruth],
-    indices: Sequence[int],
-    attrs: Mapping[str, Any],
-) -> Path:
-    """Write one shard store at once, atomically (see :class:`ShardWriter`).
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The store.
-    waves : abtem.Waves
-        Computed exit waves with one leading structure axis, shape (s, nx, ny).
-    labels : numpy.ndarray
-        Label maps, shape (s, n_classes, nx, ny).
-    ground_truth, indices, attrs
-        As for :meth:`ShardWriter.close`.
-
-    Returns
-    -------
-    pathlib.Path
-        The path of the completed store.
-    """
-    path = Path(path)
-    array = np.asarray(waves.array)
-    if array.ndim != 3 or labels.ndim != 4 or labels.shape[0] != array.shape[0]:
-        raise StoreError(f"{path}: label maps of shape {labels.shape} do not match exit waves {array.shape}")
-    with ShardWriter(path, template=waves, n_classes=labels.shape[1]) as writer:
-        for j, (wave, maps) in enumerate(zip(array, labels)):
-            writer.write(j, wave, maps)
-        return writer.close(ground_truth=ground_truth, indices=indices, attrs=attrs)
-
-
 def _write_ground_truth(root: zarr.Group, ground_truth: Sequence[GroundTruth], indices: Sequence[int]) -> None:
     """Write the ragged ground-truth table and the structure indices into an open group."""
     counts = [len(truth.positions) for truth in ground_truth]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    table = {
+    table: dict[str, np.ndarray] = {
         "positions": np.concatenate([t.positions for t in ground_truth]).astype(np.float32).reshape(-1, 2),
         "heights": np.concatenate([t.heights for t in ground_truth]).astype(np.int16),
         "classes": np.concatenate([t.classes for t in ground_truth]).astype(np.int16),

@@ -51,7 +51,7 @@ class Microscope:
         self.defocus_offsets = tf.constant(settings.defocus_offsets, tf.float32)
         self.k_max = settings.band_limit()
         smallest = settings.sampling * (1 - settings.scale_jitter)
-        self.blur_pad = int(np.ceil(4 * settings.ranges["blur"][1] / smallest)) + 1
+        self.blur_pad = int(np.ceil(4 * settings.bounds("blur")[1] / smallest)) + 1
 
     def _grid(self, params: dict[str, tf.Tensor], kx: tf.Tensor, ky: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """DFT matrices from the frequencies to every image's pixel grid."""
@@ -79,7 +79,7 @@ class Microscope:
     def _record(self, images: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
         """Noise-free intensities (B, F, M, M) to recorded, normalised images (B, M, M, F)."""
         settings = self.settings
-        if settings.ranges["blur"][1] > 0:
+        if settings.bounds("blur")[1] > 0:
             images = gaussian_blur(images, params["blur"] / params["sampling"], pad=self.blur_pad)
         if settings.ranges["dose"] is not None:
             per_pixel = tf.reshape(params["dose"] * params["sampling"] ** 2, (-1, 1, 1, 1))

@@ -9,7 +9,7 @@ otherwise each element reads its structure from its store.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ..simulation.labels import class_names
-from . import Microscope, MicroscopeSettings, draw
-from .spectra import band_frequencies, band_limited_spectra, label_band_limit
 from ..io.store import StoreError, open_shard, shard_attrs
+from ..simulation.labels import class_names
+from . import Microscope, draw
+from .modalities import imaging
+from .spectra import band_frequencies, band_limited_spectra, label_band_limit
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +58,18 @@ class SpectraSource:
     def __init__(self, stores: Sequence[str | Path], system: Mapping[str, Any]) -> None:
         if not stores:
             raise StoreError("no exit-wave stores were given")
-        self.settings = MicroscopeSettings.from_config(system["microscope"], system["energy"],
-                                                       system["training"]["curriculum"])
+        self.imaging = imaging(system)
+        self.settings = self.imaging.settings(system)
         expected = class_names(system["labels"])
-        self.roots, self.grid = [], None
+        self.roots = []
+        known: Grid | None = None
         for path in stores:
             root = open_shard(path)
             attrs = shard_attrs(root)
+            stored = attrs.get("modality", "hrtem")  # stores made before the imaging modes hold plane-wave exit waves
+            if stored != system["modality"]:
+                raise StoreError(f"{path}: store holds {stored} data but the configuration's modality is"
+                                 f" {system['modality']}; simulate it again with this configuration")
             if attrs["class_names"] != expected:
                 raise StoreError(
                     f"{path}: store has the classes {attrs['class_names']} ({len(attrs['class_names'])}) but the"
@@ -75,9 +81,10 @@ class SpectraSource:
                     f" labels.sigma is {system['labels']['sigma']} Å; simulate it again with this configuration"
                 )
             grid = Grid(tuple(attrs["extent"]), tuple(attrs["gpts"]))
-            if self.grid is not None and not np.allclose(grid.extent, self.grid.extent):
-                raise StoreError(f"{path}: extent {grid.extent} Å differs from the other stores' {self.grid.extent} Å")
-            self.grid = grid
+            if known is not None and not np.allclose(grid.extent, known.extent):
+                raise StoreError(f"{path}: extent {grid.extent} Å differs from the other stores' {known.extent} Å")
+            self.grid: Grid = grid
+            known = grid
             self._check_field_of_view(path)
             self.roots.append(root)
         self.locations = [(s, j) for s, root in enumerate(self.roots) for j in range(root["index"].shape[0])]
@@ -109,8 +116,8 @@ class SpectraSource:
         return int(len(self) * (wave + label) * np.dtype(np.complex64).itemsize)
 
     def microscope(self) -> Microscope:
-        """The microscope that turns this source's spectra into images."""
-        return Microscope(
+        """The microscope that turns this source's spectra into images (the system's imaging mode's)."""
+        return self.imaging.microscope(
             self.settings, wave_frequencies=self.wave_frequencies, label_frequencies=self.label_frequencies,
             extent=self.grid.extent,
         )
@@ -175,12 +182,15 @@ def _elements(
     return structures.map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def _render(batches: tf.data.Dataset, microscope: Microscope, full_weight_contrast: float | None = None) -> tf.data.Dataset:
+def _render(
+    batches: tf.data.Dataset, microscope: Microscope, full_weight_contrast: float | None = None
+) -> tf.data.Dataset:
     """Render batches of elements through the microscope, in parallel, in order.
 
     With ``full_weight_contrast``, batches are (images, labels, per-pixel weights) from
     :meth:`Microscope.weighted`; else (images, labels).
     """
+    render: Callable[..., Any]
     if full_weight_contrast is None:
         render = microscope
     else:
@@ -196,7 +206,8 @@ def training_spectra(
 
     Structures are shuffled anew every pass (seeded), and element e of the stream draws
     its microscope from the seed (seed, e), from ranges that a curriculum
-    (``training.curriculum``) holds at its start for its first steps, then widens. The microscope maps a batch to the batch of
+    (``training.curriculum``) holds at its start for its first steps, then widens. The microscope maps a batch to the
+    batch of
     (images, labels) that :func:`training_dataset` yields, wherever it runs: in a
     ``Dataset.map`` (:func:`training_dataset`) or inside a training step.
 

@@ -77,7 +77,8 @@ def mtf(q: tf.Tensor, c1: tf.Tensor, c2: tf.Tensor, c3: tf.Tensor) -> tf.Tensor:
 def apply_mtf(images: tf.Tensor, c1: tf.Tensor, c2: tf.Tensor, c3: tf.Tensor, pad: int = 16) -> tf.Tensor:
     """Filter every image (B, F, H, W) by its detector's MTF (parameters of shape (B,))."""
     shape = (-1, 1, 1, 1)
-    return fourier_filter(images, lambda q: mtf(q, tf.reshape(c1, shape), tf.reshape(c2, shape), tf.reshape(c3, shape)), pad)
+    c1, c2, c3 = (tf.reshape(c, shape) for c in (c1, c2, c3))
+    return fourier_filter(images, lambda q: mtf(q, c1, c2, c3), pad)
 
 
 def poisson_counts(expected: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:

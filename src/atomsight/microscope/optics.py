@@ -14,6 +14,8 @@ import math
 
 import tensorflow as tf
 
+from ..core.defocus import c10_from_defocus
+
 
 def chi(
     kx: tf.Tensor, ky: tf.Tensor, params: dict[str, tf.Tensor], wavelength: float, defocus_offsets: tf.Tensor
@@ -21,7 +23,8 @@ def chi(
     """Return the aberration phase chi(k) [rad], abTEM's convention, for every image and channel.
 
     chi = 2 pi / lambda * (alpha^2 / 2 * (C10 + C12 cos(2 (phi - phi12))) + alpha^4 / 4 * C30
-    + alpha^6 / 6 * C50), with alpha = lambda |k|, phi = atan2(ky, kx) and C10 = -defocus.
+    + alpha^6 / 6 * C50), with alpha = lambda |k|, phi = atan2(ky, kx) and C10 from abTEM's defocus
+    (:func:`atomsight.core.defocus.c10_from_defocus`).
 
     Parameters
     ----------
@@ -42,7 +45,7 @@ def chi(
     alpha2 = wavelength**2 * (kx[:, None] ** 2 + ky[None, :] ** 2)
     phi = tf.math.atan2(tf.broadcast_to(ky[None, :], tf.shape(alpha2)), tf.broadcast_to(kx[:, None], tf.shape(alpha2)))
     column = lambda value: tf.reshape(value, (-1, 1, 1, 1))  # noqa: E731  (B,) -> (B, 1, 1, 1)
-    c10 = -(column(params["defocus"]) + tf.reshape(defocus_offsets, (1, -1, 1, 1)))
+    c10 = c10_from_defocus(column(params["defocus"]) + tf.reshape(defocus_offsets, (1, -1, 1, 1)))
     c12 = column(params["astigmatism"]) * tf.cos(2 * (phi - column(params["astigmatism_angle"])))
     phase = alpha2 / 2 * (c10 + c12) + alpha2**2 / 4 * column(params["Cs"]) + alpha2**3 / 6 * column(params["C5"])
     return 2 * math.pi / wavelength * phase

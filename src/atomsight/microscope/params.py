@@ -105,6 +105,13 @@ class MicroscopeSettings:
 
         return largest_field_of_view(self.image_size, self.sampling, self.scale_jitter)
 
+    def bounds(self, name: str) -> tuple[float, float]:
+        """(low, high) of the drawn parameter ``name``; a KeyError naming it if it has no range (dose None)."""
+        value = self.ranges[name]
+        if value is None:
+            raise KeyError(f"microscope.{name} has no range: the images are noise-free")
+        return value
+
     @property
     def channels(self) -> int:
         """Images per element (the length of a focal series)."""
@@ -119,10 +126,11 @@ class MicroscopeSettings:
         the wave's) is sampled without aliasing.
         """
         limits = [1 / (4 * self.sampling * (1 + self.scale_jitter))]
-        smallest_spread = self.ranges["focal_spread"][0]
+        smallest_spread = self.bounds("focal_spread")[0]
         if smallest_spread > 0:
             # exp(-(pi lambda spread k^2 / 2)^2) = floor
-            limits.append(math.sqrt(2 * math.sqrt(-math.log(ENVELOPE_FLOOR)) / (math.pi * self.wavelength * smallest_spread)))
+            spread = math.pi * self.wavelength * smallest_spread
+            limits.append(math.sqrt(2 * math.sqrt(-math.log(ENVELOPE_FLOOR)) / spread))
         if self.aperture is not None:
             limits.append(self.aperture * 1e-3 / self.wavelength)
         return min(limits)
@@ -130,7 +138,7 @@ class MicroscopeSettings:
 
 def _range(settings: MicroscopeSettings, name: str, progress: tf.Tensor | None) -> tuple[Any, Any]:
     """(low, high) of a parameter at a curriculum's progress in [0, 1] (None: the full range)."""
-    full = settings.ranges[name]
+    full = settings.bounds(name)
     start = settings.curriculum_start.get(name)
     if progress is None or start is None:
         return full
@@ -195,7 +203,7 @@ def fixed_parameters(settings: MicroscopeSettings, **values: float) -> dict[str,
     Meant for tests and previews of one chosen microscope, e.g.
     ``fixed_parameters(settings, defocus=-50.0, dose=0.0)``.
     """
-    params: dict[str, Any] = {name: settings.ranges[name][0] for name in UNIFORM}
+    params: dict[str, Any] = {name: settings.bounds(name)[0] for name in UNIFORM}
     params.update(astigmatism_angle=0.0, dose=0.0, sampling=settings.sampling, shift_x=0.0, shift_y=0.0, dihedral=0)
     params.update(values)
     tensors = {k: tf.constant(v, tf.int32 if k == "dihedral" else tf.float32) for k, v in params.items()}

@@ -13,28 +13,14 @@ import numpy as np
 import tensorflow as tf
 from skimage.feature import peak_local_max
 
-from ..config import load_config, system_config
-from .data import SpectraSource
+from ..core.defocus import c10_from_defocus, format_c10
+from ..io.store import open_shard, shard_attrs
 from . import draw, stack_parameters
-from ..simulation.splits import shard_count, shard_name
-from ..io.store import StoreError, open_shard, shard_attrs
-
-
-def split_stores(results: str | Path, name: str, system: dict, split: str) -> list[Path]:
-    """Return the shard stores of a split under a results folder, checking that they all exist."""
-    folder = Path(results) / "exitwaves" / name / split
-    stores = [folder / shard_name(k) for k in range(shard_count(system["splits"][split], system["shard_size"]))]
-    missing = [str(s) for s in stores if not s.exists()]
-    if missing:
-        raise StoreError(
-            f"missing exit-wave stores {missing[:3]}{' ...' if len(missing) > 3 else ''}; make them first, e.g."
-            f" snakemake --cores 2 {missing[0]}"
-        )
-    return stores
+from .data import SpectraSource
 
 
 def microscope_title(params: dict[str, np.ndarray], i: int, *, defocus_offset: float = 0.0) -> str:
-    """Return the title of image ``i``: its drawn microscope, with the defocus as abTEM's and as C10.
+    """Return the title of image ``i``: its drawn microscope, the defocus as C10.
 
     Parameters
     ----------
@@ -51,45 +37,13 @@ def microscope_title(params: dict[str, np.ndarray], i: int, *, defocus_offset: f
         Four lines.
     """
     dose = f"{params['dose'][i]:.3g} e/Å²" if params["dose"][i] > 0 else "no noise"
-    defocus = params["defocus"][i] + defocus_offset
+    c10 = c10_from_defocus(params["defocus"][i] + defocus_offset)
     return (
-        f"defocus {defocus:.0f} Å (C10 = {-defocus:+.0f} Å)\n"
+        f"{format_c10(c10)}\n"
         f"Cs {params['Cs'][i] / 1e4:.1f} µm, C5 {params['C5'][i] / 1e7:.1f} mm, A1 {params['astigmatism'][i]:.0f} Å\n"
         f"spread {params['focal_spread'][i]:.0f} Å, blur {params['blur'][i]:.2f} Å\n"
         f"{dose}, {params['sampling'][i]:.3f} Å/px, sym {params['dihedral'][i]}"
     )
-
-
-def preview(
-    config_paths: Sequence[str | Path], name: str, *, results: str | Path = "results", out: str | Path | None = None,
-    count: int = 8, seed: int = 0,
-) -> Path:
-    """Render ``count`` training images of a system's train split and write them as a PNG grid.
-
-    Parameters
-    ----------
-    config_paths : sequence of path
-        The workflow configuration, then files merged over it (like ``--configfile``).
-    name : str
-        The system.
-    results : str or pathlib.Path
-        The workflow's results folder, which holds the exit-wave stores.
-    out : str or pathlib.Path, optional
-        The PNG to write; ``results/preview/<system>.png`` by default.
-    count : int
-        Images to show.
-    seed : int
-        Seed of the microscopes drawn.
-
-    Returns
-    -------
-    pathlib.Path
-        The written PNG.
-    """
-    system = system_config(load_config(*config_paths), name)
-    stores = split_stores(results, name, system, "train")
-    out = Path(out) if out else Path(results) / "preview" / f"{name}.png"
-    return plot_training_images(stores, system, name=name, out=out, count=count, seed=seed)
 
 
 def plot_training_images(

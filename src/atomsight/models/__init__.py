@@ -1,25 +1,23 @@
 """The trained models that ship inside the package, and how a model is named on the command line.
 
 Each shipped model is a folder here, ``<name>/``, with ``model.keras`` (the network, without
-its optimiser state) and ``model.json`` (its card: what it finds, at which sampling and
-energy, the microscope conditions it was trained for, its training configuration and
-progress, its evaluation and licence, and the SHA-256 of ``model.keras``). A model given on
-the command line is either a shipped name (``graphene``) or the path of a model folder
-(one that ``snakemake results/models/<system>`` wrote, or a copy of a shipped one).
+its optimiser state) and ``model.json`` (its card, :mod:`atomsight.models.card`: what it
+finds, at which sampling and energy, the microscope conditions it was trained for, its
+training configuration and progress, its evaluation and licence, and the SHA-256 of each of
+its files). A model given on the command line is either a shipped name (``graphene``) or
+the path of a model folder (one that ``snakemake results/models/<system>`` wrote, or a copy
+of a shipped one).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
+from .card import CARD, WEIGHTS, CardError, read_card, verify_files
+
 SHIPPED = Path(__file__).resolve().parent
 """The folder of the shipped models."""
-
-CARD = "model.json"
-WEIGHTS = "model.keras"
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -28,8 +26,7 @@ class ModelNotFoundError(FileNotFoundError):
 
 def shipped_models() -> dict[str, dict[str, Any]]:
     """Return the card of every shipped model, by name (sorted)."""
-    return {folder.name: json.loads((folder / CARD).read_text())
-            for folder in sorted(SHIPPED.iterdir()) if (folder / CARD).is_file()}
+    return {folder.name: read_card(folder) for folder in sorted(SHIPPED.iterdir()) if (folder / CARD).is_file()}
 
 
 def resolve_model(model: str | Path) -> Path:
@@ -66,30 +63,19 @@ def resolve_model(model: str | Path) -> Path:
                              f" (shipped: {names}; `atomsight models` lists them with their cards)")
 
 
-def file_sha256(path: str | Path) -> str:
-    """Return the SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_model(folder: str | Path) -> dict[str, Any]:
-    """Check that a model folder's ``model.keras`` is the one its card describes, and return the card.
+    """Read a model folder's card and check that its ``model.keras`` is the one the card describes.
 
     Raises
     ------
-    ValueError
-        If the card records a SHA-256 of ``model.keras`` that the file does not have
-        (e.g. the file was replaced or truncated); the message names both.
+    atomsight.models.card.CardError
+        If the card is malformed, or the network file is not listed in it or differs from
+        it (e.g. it was replaced or truncated); the message names the file.
     """
-    folder = Path(folder)
-    card = json.loads((folder / CARD).read_text())
-    recorded = card.get("files", {}).get(WEIGHTS, {}).get("sha256")
-    if recorded is not None:
-        actual = file_sha256(folder / WEIGHTS)
-        if actual != recorded:
-            raise ValueError(f"{folder / WEIGHTS}: SHA-256 {actual} differs from {recorded} in {folder / CARD}; the"
-                             " network is not the one the card describes (reinstall the package or re-release it)")
+    card = read_card(folder)
+    verify_files(folder, card, [WEIGHTS])
     return card
+
+
+__all__ = ["CARD", "SHIPPED", "WEIGHTS", "CardError", "ModelNotFoundError", "read_card", "resolve_model",
+           "shipped_models", "verify_model"]

@@ -1,4 +1,4 @@
-"""Read an exported model folder (written by :func:`atomsight.network.export.export`).
+"""Read an exported model folder (written by :func:`atomsight.export.savedmodel.export`).
 
 Kept apart from the export, which needs the configuration, the label classes (numba)
 and the microscope (abTEM), so that applying a model imports TensorFlow and nothing

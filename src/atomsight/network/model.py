@@ -54,7 +54,8 @@ class BilinearUpsampling(keras.initializers.Initializer):
         if n_out != n_in:
             raise ValueError(f"bilinear upsampling maps each channel to itself; got {n_in} -> {n_out} channels")
         kernel = np.zeros(shape, dtype="float64")
-        kernel[:, :, np.arange(n_in), np.arange(n_in)] = np.outer(_bilinear_weights(kh), _bilinear_weights(kw))[..., None]
+        diagonal = np.arange(n_in)
+        kernel[:, :, diagonal, diagonal] = np.outer(_bilinear_weights(kh), _bilinear_weights(kw))[..., None]
         return keras.ops.convert_to_tensor(kernel, dtype=dtype or keras.backend.floatx())
 
     def get_config(self) -> dict:
@@ -311,7 +312,8 @@ def receptive_field(model: keras.Model) -> int:
             spans[id(layer.output)] = ((0.0, 0.0, 1.0), (0.0, 0.0, 1.0))
             continue
         inputs = [spans[id(tensor)] for tensor in (layer.input if isinstance(layer.input, list) else [layer.input])]
-        spans[id(layer.output)] = tuple(_layer_span(layer, [span[axis] for span in inputs], axis) for axis in (0, 1))
+        spans[id(layer.output)] = (_layer_span(layer, [span[0] for span in inputs], 0),
+                                   _layer_span(layer, [span[1] for span in inputs], 1))
     edges = [bound for output in model.outputs for lo, hi, _ in spans[id(output)] for bound in (-lo, hi)]
     return int(np.ceil(max(edges)))
 
@@ -337,4 +339,5 @@ def _layer_span(layer: keras.layers.Layer, inputs: list[_Span], axis: int) -> _S
         offsets = [((r + before - t * dilation) // stride - r / stride) * jump
                    for r in range(stride) for t in range(kernel) if (r + before - t * dilation) % stride == 0]
         return lo + min(offsets), hi + max(offsets), jump / stride
-    raise TypeError(f"receptive_field: layer {layer.name!r} of type {type(layer).__name__} has no known receptive field")
+    raise TypeError(f"receptive_field: layer {layer.name!r} of type {type(layer).__name__} has no known receptive"
+                    " field")

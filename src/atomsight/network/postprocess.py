@@ -5,7 +5,7 @@ the background, channels 1..K-1 the object classes, so the 0-based object class 
 is channel ``c + 1``. Positions are in pixels, as float (row, col), in the array-index
 convention: pixel ``[i, j]`` has its centre at ``(i, j)``.
 
-Two methods, chosen by :func:`detect`:
+Two methods, chosen by :func:`detect` from the :class:`atomsight.detections.DetectionSettings`:
 
 * :func:`find_peaks` for one object class (paper Fig. 6): maxima of the object
   probability ``1 - background`` above a threshold.
@@ -17,8 +17,6 @@ Two methods, chosen by :func:`detect`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
@@ -26,66 +24,26 @@ from skimage.measure import label
 from skimage.morphology import local_minima, reconstruction
 from skimage.segmentation import watershed
 
-METHODS = ("auto", "peaks", "watershed")
-"""Methods of :func:`detect`; "auto" is "peaks" for one object class, else "watershed"."""
+from ..detections import Detections, DetectionSettings
 
 SEED_SMOOTHING = 0.25
 """Width of the Gaussian that smooths the background map before its minima are sought,
 as a fraction of the label width sigma (see :func:`segment`)."""
 
 
-@dataclass(frozen=True)
-class Detections:
-    """Atoms or columns found in one probability map.
-
-    Attributes
-    ----------
-    positions : numpy.ndarray
-        Centres of mass [pixels], float64, shape (n, 2), dimensions (detection, (row, col)).
-    classes : numpy.ndarray
-        0-based object class (background excluded) of each detection, int64, shape (n,).
-    probabilities : numpy.ndarray
-        Probability of the assigned class, float64, shape (n,); see :func:`find_peaks`
-        and :func:`segment` for how each method defines it.
-    class_probabilities : numpy.ndarray
-        Probability of each object class given that there is an object, float64,
-        shape (n, K - 1); rows sum to 1 (eq. 7 of the paper).
-    """
-
-    positions: np.ndarray
-    classes: np.ndarray
-    probabilities: np.ndarray
-    class_probabilities: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.classes)
-
-
-def detect(
-    probabilities: np.ndarray,
-    *,
-    method: str = "auto",
-    threshold: float = 0.5,
-    min_distance: int = 2,
-    epsilon: float = 0.995,
-    t: float = 0.5,
-    h: float = 0.04,
-    sigma: float | None = None,
-) -> Detections:
+def detect(probabilities: np.ndarray, settings: DetectionSettings, *, sampling: float) -> Detections:
     """Find and classify the objects in a probability map.
 
     Parameters
     ----------
     probabilities : numpy.ndarray
         Probability map, shape (H, W, K) with K >= 2, channel 0 the background.
-    method : {"auto", "peaks", "watershed"}
-        "peaks" uses :func:`find_peaks`, "watershed" :func:`segment`; "auto" uses
+    settings : DetectionSettings
+        The post-processing settings (:class:`atomsight.detections.DetectionSettings`):
+        "peaks" uses :func:`find_peaks`, "watershed" :func:`segment`, and "auto" uses
         "peaks" when there is one object class (K == 2) and "watershed" otherwise.
-    threshold, min_distance
-        Options of :func:`find_peaks`, used by "peaks".
-    epsilon, t, h, sigma
-        Options of :func:`segment`, used by "watershed"; ``sigma`` is the width of the
-        label Gaussians [pixels].
+    sampling : float
+        Pixel size of the map [Å/pixel], which turns the label width into pixels.
 
     Returns
     -------
@@ -95,19 +53,19 @@ def detect(
     Raises
     ------
     ValueError
-        If the method is unknown or the map is invalid (see :func:`find_peaks`).
+        If the map is invalid (see :func:`find_peaks`).
     """
     probabilities = _validated(probabilities)
-    if method not in METHODS:
-        raise ValueError(f"unknown detection method {method!r}; expected one of {METHODS}")
+    method = settings.method
     if method == "auto":
         method = "peaks" if probabilities.shape[-1] == 2 else "watershed"
     if method == "peaks":
-        return find_peaks(probabilities, threshold=threshold, min_distance=min_distance)
-    return segment(probabilities, epsilon=epsilon, t=t, h=h, sigma=sigma)
+        return find_peaks(probabilities, threshold=settings.threshold, min_distance=settings.min_distance)
+    return segment(probabilities, epsilon=settings.epsilon, t=settings.t, h=settings.h,
+                   sigma=settings.label_sigma_pixels(sampling))
 
 
-def find_peaks(probabilities: np.ndarray, *, threshold: float = 0.5, min_distance: int = 2) -> Detections:
+def find_peaks(probabilities: np.ndarray, *, threshold: float, min_distance: int) -> Detections:
     """Find objects as maxima of the object probability ``1 - background``.
 
     Maxima above ``threshold`` (0.5 in paper Fig. 6d) and more than ``min_distance``
@@ -166,14 +124,7 @@ def find_peaks(probabilities: np.ndarray, *, threshold: float = 0.5, min_distanc
     )
 
 
-def segment(
-    probabilities: np.ndarray,
-    *,
-    epsilon: float = 0.995,
-    t: float = 0.5,
-    h: float = 0.04,
-    sigma: float | None = None,
-) -> Detections:
+def segment(probabilities: np.ndarray, *, epsilon: float, t: float, h: float, sigma: float | None) -> Detections:
     """Find and classify objects by a watershed of the background map (paper section 2.5).
 
     The seeds are the minima of the background map below ``epsilon`` (paper section 2.5)
@@ -273,10 +224,12 @@ def _validated(probabilities: np.ndarray) -> np.ndarray:
     """Return the map as float64 after checking its shape and values."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.ndim != 3:
-        raise ValueError(f"probability map must be 3-D (H, W, K), got {probabilities.ndim}-D shape {probabilities.shape}")
+        raise ValueError(f"probability map must be 3-D (H, W, K), got {probabilities.ndim}-D shape"
+                         f" {probabilities.shape}")
     if probabilities.shape[-1] < 2:
         raise ValueError(
-            f"probability map needs K >= 2 channels (background and at least one class), got K = {probabilities.shape[-1]}"
+            "probability map needs K >= 2 channels (background and at least one class), got"
+            f" K = {probabilities.shape[-1]}"
         )
     if not np.isfinite(probabilities).all():
         raise ValueError(f"probability map has {np.count_nonzero(~np.isfinite(probabilities))} non-finite values")
@@ -364,13 +317,13 @@ def _basins(objects: np.ndarray, markers: np.ndarray, *, mask: np.ndarray) -> np
                 higher = padded[window] > highest
                 np.copyto(highest, padded[window], where=higher)
                 np.copyto(parent, padded_pixel[window], where=higher)
-    parent = parent.ravel()
+    parents = parent.ravel()
     while True:
-        grandparent = parent[parent]
-        if np.array_equal(grandparent, parent):
+        grandparent = parents[parents]
+        if np.array_equal(grandparent, parents):
             break
-        parent = grandparent
-    regions = np.where(mask, markers.ravel()[parent].reshape(objects.shape), 0).astype(markers.dtype)
+        parents = grandparent
+    regions = np.where(mask, markers.ravel()[parents].reshape(objects.shape), 0).astype(markers.dtype)
     stuck = mask & (regions == 0)
     if stuck.any():
         around = mask & ndi.binary_dilation(stuck, structure=np.ones((3, 3), dtype=bool))

@@ -112,6 +112,7 @@ def predict_tiled(
             if output is None:
                 output = np.empty(padded.shape[:2] + prediction.shape[2:], np.float32)
             output[keep_r, keep_c] = prediction[local_r, local_c]
+    assert output is not None  # there is at least one tile
     return output[:height, :width]
 
 
@@ -179,5 +180,6 @@ def _predict_one(predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray)
     """Predict one (h, w, C) image as a batch of one; return (h, w, K) float32."""
     prediction = np.asarray(predict(image[None]), dtype=np.float32)
     if prediction.ndim != 4 or prediction.shape[:3] != (1,) + image.shape[:2]:
-        raise ValueError(f"predict must map (1, h, w, C) to (1, h, w, K), got {prediction.shape} for input {(1,) + image.shape}")
+        raise ValueError(f"predict must map (1, h, w, C) to (1, h, w, K), got {prediction.shape} for input"
+                         f" {(1,) + image.shape}")
     return prediction[0]

@@ -21,8 +21,8 @@ import tensorflow as tf
 from ..config import config_hash
 from ..io.atomic import atomic_path, write_json
 from ..microscope.data import training_dataset, validation_dataset
+from ..models.card import file_sha256
 from ..simulation.labels import class_names
-from ..models import file_sha256
 from .model import build_model, load_model
 from .training_plots import plot_curves
 
@@ -240,6 +240,7 @@ def train(
     model.fit(
         images, epochs=training["epochs"], steps_per_epoch=training["steps_per_epoch"], validation_data=validation,
         callbacks=[*own, *callbacks], verbose=1 if progress else 2,
+        shuffle=False,  # the stream is random already; Keras cannot shuffle a tf.data.Dataset and warns if asked
     )
     plot_curves(out / "history.csv", out / "curves.png")
     with atomic_path(out / "model.keras", suffix=".keras") as tmp:

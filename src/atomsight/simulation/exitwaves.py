@@ -1,4 +1,8 @@
-"""Stage one's second half: one shard store of exit waves and ground truth from a split's structures."""
+"""Stage one's second half: one shard store of simulated images' sources and ground truth from a split's structures.
+
+What is stored for each structure depends on the system's imaging mode
+(:mod:`atomsight.simulation.modalities`): for HRTEM, its plane-wave exit wave.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import config_hash
-from .labels import assign_classes, class_names, gaussian_label_maps
-from .simulate import iter_exit_waves, shard_template
-from .splits import shard_indices
 from ..io.store import GroundTruth, ShardWriter
 from ..structures.build import read_structures
 from ..structures.columns import column_ground_truth
+from .labels import assign_classes, class_names, gaussian_label_maps
+from .modalities import simulator
+from .splits import shard_indices
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +87,17 @@ def build_shard(
     structures = read_structures(structures_path, indices)
     energy, simulation, labels = system["energy"], system["simulation"], system["labels"]
     log.info("%s/%s shard %d: simulating %d structures on %s", name, split, shard, len(indices), device)
-    template = shard_template(structures, energy=energy, simulation=simulation, indices=indices)
+    mode = simulator(system)
+    template = mode.template(structures, energy=energy, simulation=simulation, indices=indices)
     names = class_names(labels)
+    assert template.gpts is not None and template.sampling is not None  # a simulated wave has its grid
     truths = [ground_truth_of(atoms, labels) for atoms in structures]
     render = partial(
         gaussian_label_maps, n_classes=len(names), gpts=template.gpts, sampling=template.sampling, sigma=labels["sigma"]
     )
     attrs = {
         "system": name,
+        "modality": system["modality"],
         "split": split,
         "shard": shard,
         "seed": system["seed"],
@@ -103,10 +110,10 @@ def build_shard(
     # Label maps render in their own thread and each exit wave is stored as soon as it
     # is done, so both overlap the multislice of the next structures.
     with ThreadPoolExecutor(max_workers=1) as label_thread, ShardWriter(
-        store_path, template=template, n_classes=len(names)
+        store_path, template=template, n_classes=len(names), description=mode.description
     ) as writer:
         maps = label_thread.map(lambda truth: render(truth.positions, truth.classes), truths)
-        waves = iter_exit_waves(
+        waves = mode.responses(
             structures, energy=energy, simulation=simulation, device=device, threads=threads, progress=progress
         )
         for j, (wave, label_maps) in enumerate(zip(waves, maps, strict=True)):

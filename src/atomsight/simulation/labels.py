@@ -102,22 +102,22 @@ def gaussian_label_maps(
         raise ValueError(f"got {len(positions)} positions but {len(classes)} classes")
     if classes.size and not (0 <= classes.min() and classes.max() < n_classes):
         raise ValueError(f"class indices must lie in [0, {n_classes}), got [{classes.min()}, {classes.max()}]")
-    sampling = np.asarray(sampling, dtype=np.float64)
-    gpts = np.asarray(gpts)
-    half = np.ceil(TRUNCATE * sigma / sampling).astype(int)
-    if np.any(half > gpts):
-        raise ValueError(f"the grid {tuple(gpts)} is smaller than a Gaussian's {TRUNCATE:g}-sigma window")
-    nearest = np.rint(positions / sampling).astype(int)
-    centre = np.mod(nearest, gpts)
-    positions = positions + (centre - nearest) * sampling  # the periodic image nearest the wrapped pixel
+    pixel = np.asarray(sampling, dtype=np.float64)
+    shape = np.asarray(gpts)
+    half = np.ceil(TRUNCATE * sigma / pixel).astype(int)
+    if np.any(half > shape):
+        raise ValueError(f"the grid {tuple(shape)} is smaller than a Gaussian's {TRUNCATE:g}-sigma window")
+    nearest = np.rint(positions / pixel).astype(int)
+    centre = np.mod(nearest, shape)
+    positions = positions + (centre - nearest) * pixel  # the periodic image nearest the wrapped pixel
     profiles = [
-        np.exp(-(((centre[:, a, None] + np.arange(-half[a], half[a] + 1)) * sampling[a] - positions[:, a, None]) ** 2)
+        np.exp(-(((centre[:, a, None] + np.arange(-half[a], half[a] + 1)) * pixel[a] - positions[:, a, None]) ** 2)
                / (2 * sigma**2)).astype(np.float32)
         for a in (0, 1)
     ]
-    padded = np.zeros((n_classes, *(gpts + 2 * half)), np.float32)
+    padded = np.zeros((n_classes, *(shape + 2 * half)), np.float32)
     _splat_maximum(padded, centre, classes.astype(np.int64), *profiles)
-    return _fold_periodic(padded, half, gpts)
+    return _fold_periodic(padded, half, shape)
 
 
 @numba.njit(nogil=True, cache=True)

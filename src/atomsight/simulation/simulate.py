@@ -48,7 +48,8 @@ def storage_gpts(cell: Sequence[float], storage_sampling: float) -> tuple[int, i
     tuple of int
         Grid points (nx, ny).
     """
-    return tuple(max(1, int(round(length / storage_sampling))) for length in cell[:2])
+    nx, ny = (max(1, int(round(length / storage_sampling))) for length in cell[:2])
+    return nx, ny
 
 
 class SmearedProjectionIntegrals(ScatteringFactorProjectionIntegrals):
@@ -241,6 +242,7 @@ def shard_template(
     """
     indices = _check_shard(structures, indices)
     first = exit_wave(structures[0], energy=energy, simulation=simulation, device="cpu")
+    assert first.gpts is not None  # an exit wave has its grid
     zeros = da.zeros((len(indices), *first.gpts), dtype=np.complex64, chunks=(1, *first.gpts))
     return with_structure_axis(zeros, first, indices)
 
@@ -286,7 +288,8 @@ def iter_exit_waves(
     # FFTW_MEASURE times candidate algorithms and may pick another one on a busier machine,
     # which changes the last bits of the result; FFTW_ESTIMATE picks by rule, so exit waves
     # are reproducible bit for bit, at the same speed here (BENCHMARKS.md).
-    with abtem.config.set({"fftw.planning_effort": "FFTW_ESTIMATE"}), ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+    with (abtem.config.set({"fftw.planning_effort": "FFTW_ESTIMATE"}),
+          ThreadPoolExecutor(max_workers=max(1, threads)) as pool):
         results = pool.map(simulate, structures)
         yield from tqdm(results, total=len(structures), desc="exit waves", unit="wave", disable=not progress)
 

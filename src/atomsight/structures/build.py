@@ -132,7 +132,7 @@ def read_structures(path: str | Path, indices: Sequence[int] | None = None) -> l
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such structure file")
-    structures = ase.io.read(path, index=":", format="extxyz")
+    structures: list[Atoms] = list(ase.io.read(path, index=":", format="extxyz"))
     if indices is None:
         return structures
     beyond = [i for i in indices if not 0 <= i < len(structures)]

@@ -2,7 +2,7 @@
 
 The bonds (pairs closer than a cutoff, periodic where the cell is) of a flat sheet form a
 planar network, and its faces are its rings, walked once around by
-:func:`atomsight.analysis.rings.walk_faces`; a face of more than ``max_ring`` atoms is a hole.
+:func:`atomsight.core.faces.walk_faces`; a face of more than ``max_ring`` atoms is a hole.
 
 Environments, the first that applies:
 
@@ -22,7 +22,7 @@ import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
-from ..analysis.rings import walk_faces
+from ..core.faces import walk_faces
 
 ENVIRONMENTS = ("pristine", "strained", "disordered", "edge")
 """Names returned by :func:`atom_environments`."""
@@ -116,7 +116,7 @@ def _check(bond_cutoff: float, max_ring: int) -> None:
 
 
 def _faces(atoms: Atoms, bond_cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Walk the faces of the bond network (:func:`atomsight.analysis.rings.walk_faces`).
+    """Walk the faces of the bond network (:func:`atomsight.core.faces.walk_faces`).
 
     Returns, per half-bond (directed bond), its tail atom and length [Å] and the face on
     its left, which fills the sector of the tail between it and the next bond

@@ -109,7 +109,7 @@ def fcc_nanoparticle(
     n_added = int(rng.integers(added_atoms[0], added_atoms[1] + 1))
     temp = float(rng.uniform(*temperature))
     occupied[roughen(occupied, neighbours, n_added, temp, rng)] = True
-    zone_axis = np.asarray(zone_axes[rng.integers(len(zone_axes))], dtype=int)
+    zone_axis = np.asarray(zone_axes[int(rng.integers(len(zone_axes)))], dtype=np.int64)
     rotation, tilt, tilt_axis = rng.uniform((0.0, 0.0, 0.0), (360.0, max_tilt, 360.0))
 
     particle = sites[occupied]

@@ -1,4 +1,4 @@
-"""Drift of an image sequence by cross-correlation, and drift-corrected positions.
+"""Registration of images by cross-correlation: the drift of a sequence, drift-corrected positions.
 
 The drift of frame ``k`` is where a feature at position ``p`` in frame 0 appears in frame
 ``k``, minus ``p``: ``d_k = p_k - p_0`` [pixels, (row, col)], so ``d_0 = 0`` and a position

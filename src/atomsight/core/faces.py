@@ -79,16 +79,17 @@ def walk_faces(
     # After u -> v comes the bond of v preceding v -> u counter-clockwise: the sharpest
     # left turn, so each walk goes once around the face on its left.
     following = first[heads] + (position[reverse] - 1) % np.maximum(degree[heads], 1)
-    face, walk, sizes = np.full(len(tails), -1, dtype=np.int64), [], []
+    face, walk = np.full(len(tails), -1, dtype=np.int64), []
+    face_sizes: list[int] = []
     for start in range(len(tails)):
         edge, size = start, 0
         while face[edge] < 0:
-            face[edge] = len(sizes)
+            face[edge] = len(face_sizes)
             walk.append(edge)
             edge, size = following[edge], size + 1
         if size:
-            sizes.append(size)
-    sizes = np.asarray(sizes, dtype=np.int64)
+            face_sizes.append(size)
+    sizes = np.asarray(face_sizes, dtype=np.int64)
     unsorted = np.empty_like(face)
     unsorted[order] = face
     return Faces(face=unsorted, sizes=sizes, walk=order[np.asarray(walk, dtype=np.int64)],

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from atomsight.analysis.rings import walk_faces
+from atomsight.core.faces import walk_faces
 
 
 def half_bonds(xy, bonds):

@@ -6,9 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from atomsight.models import CARD, WEIGHTS, file_sha256, verify_model
+from atomsight.export.release import release
+from atomsight.models import CARD, WEIGHTS, CardError, verify_model
+from atomsight.models.card import file_sha256
 from atomsight.network.model import load_model
-from atomsight.network.release import release
 from atomsight.network.train import new_model
 
 METRICS = {"structures": 3, "confidence": 0.95,
@@ -84,5 +85,5 @@ def test_a_network_file_that_differs_from_its_card_is_refused(trained):
                   metrics_path=folder / "metrics.json", out=folder / "release")
     with open(out / WEIGHTS, "ab") as f:
         f.write(b"\0")
-    with pytest.raises(ValueError, match="SHA-256"):
+    with pytest.raises(CardError, match="SHA-256"):
         verify_model(out)

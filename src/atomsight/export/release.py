@@ -1,11 +1,9 @@
 """Release a trained network as a shipped model: ``src/atomsight/models/<name>/``, network and card.
 
 A release holds the network without its optimiser state (a quarter of a training
-checkpoint's size) and a card that extends the export card
-(:func:`atomsight.network.export.model_card`) with what a user needs to trust the model:
-the whole training configuration and its hash, how far training got, the training data,
-the microscope conditions the model is meant for, its evaluations, the licence and the
-SHA-256 of the network file.
+checkpoint's size) and a card (:mod:`atomsight.export.card`) that also says what a user
+needs to trust the model: the whole training configuration and its hash, how far training
+got, the training data, its evaluations, the licence and the SHA-256 of the network file.
 """
 
 from __future__ import annotations
@@ -17,14 +15,12 @@ from typing import Any
 
 import keras
 
-from ..config import config_hash
 from ..io.atomic import atomic_path
-from ..models import CARD, WEIGHTS, file_sha256
-from .export import model_card
-from .model import load_model
-from .train import build_network, finished_epochs
+from ..models.card import WEIGHTS
+from ..network.model import load_model, receptive_field
+from ..network.train import build_network, finished_epochs
+from .card import build_card, release_fields, write_card
 
-LICENCE = "MIT (the atomsight licence); trained only on simulations made by atomsight"
 MAX_BYTES = 25 * 2**20
 """Largest network file a release may ship [bytes]."""
 
@@ -43,25 +39,6 @@ def bare_network(system: Mapping[str, Any], model_path: str | Path) -> keras.Mod
     else:
         network.set_weights(load_model(model_path).get_weights())
     return network
-
-
-def intended_conditions(system: Mapping[str, Any]) -> dict[str, Any]:
-    """The microscope conditions a model was trained for, with units and sign conventions named."""
-    microscope = system["microscope"]
-    return {
-        "energy_eV": system["energy"],
-        "sampling_A_per_pixel": microscope["sampling"],
-        "sampling_jitter": microscope["scale_jitter"],
-        "c10_A": sorted(0.0 - d for d in microscope["defocus"]),
-        "cs_A": microscope["Cs"],
-        "c5_A": microscope["C5"],
-        "astigmatism_A": microscope["astigmatism"],
-        "focal_spread_A": microscope["focal_spread"],
-        "blur_A": microscope["blur"],
-        "dose_e_per_A2": microscope["dose"],
-        "detector_mtf": microscope["mtf"],
-        "note": "C10 > 0 is overfocus (abTEM's defocus = -C10); aberrations in Å (1 µm = 1e4 Å)",
-    }
 
 
 def release(
@@ -116,27 +93,19 @@ def release(
     training = system["training"]
     steps = finished_epochs(history_path) * training["steps_per_epoch"]
     planned = total_steps or training["epochs"] * training["steps_per_epoch"]
-    card = model_card(system, name=system_name or name, evaluation=json.loads(Path(metrics_path).read_text()))
+    network = bare_network(system, model_path)
+    card = build_card(system, name=name, system_name=system_name or name,
+                      metrics=json.loads(Path(metrics_path).read_text()), receptive_field=receptive_field(network))
+    card.update(release_fields(system, steps=steps, planned=planned))
+    if grid_path is not None:
+        card["evaluation"]["grid"] = json.loads(Path(grid_path).read_text())
     with atomic_path(out) as tmp:
         tmp.mkdir()
         weights = tmp / WEIGHTS
-        bare_network(system, model_path).save(weights)
+        network.save(weights)
         size = weights.stat().st_size
         if size > MAX_BYTES:
             raise ValueError(f"{model_path}: the network takes {size / 2**20:.1f} MB without its optimiser, more than"
                              f" the {MAX_BYTES / 2**20:.0f} MB a shipped model may; train a smaller network")
-        card.update(
-            name=name,
-            status="final" if steps >= planned else f"in training: {steps} of {planned} steps",
-            training={"steps": steps, "planned_steps": planned, "images": steps * training["batch_size"],
-                      "configuration": system, "config_hash": config_hash(system)},
-            data={"generator": system["structures"]["generator"], "parameters": system["structures"]["parameters"],
-                  "splits": system["splits"], "seed": system["seed"], "simulation": system["simulation"]},
-            intended_conditions=intended_conditions(system),
-            licence=LICENCE,
-            files={WEIGHTS: {"sha256": file_sha256(weights), "bytes": size}},
-        )
-        if grid_path is not None:
-            card["evaluation"]["grid"] = json.loads(Path(grid_path).read_text())
-        (tmp / CARD).write_text(json.dumps(card, indent=2).replace("NaN", "null"))
+        write_card(tmp, card)
     return out
