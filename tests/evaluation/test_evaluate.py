@@ -34,7 +34,9 @@ def evaluated(request, tiny_config, tiny_stores, tmp_path_factory):
     stores = tiny_stores[name]
     model = train(system, train_stores=stores["train"], validation_stores=stores["validation"],
                   out=folder / "training", progress=False)
-    metrics = evaluate(system, model_path=model, test_stores=stores["test"], out=folder / "eval")
+    counting = {"structures": stores["test"][0].parent.parent / "test.extxyz", "train_stores": stores["train"]}
+    metrics = evaluate(system, model_path=model, test_stores=stores["test"], out=folder / "eval",
+                       **(counting if name == "gold" else {}))
     exported = export(system, name=name, model_path=model, metrics_path=folder / "eval" / "metrics.json",
                       out=folder / "models" / name)
     return name, system, folder, metrics, exported
@@ -52,8 +54,16 @@ def test_metrics_cover_every_dose(evaluated):
             assert 0 <= low <= high <= 1
     assert (folder / "eval" / "f1_vs_dose.png").exists() and (folder / "eval" / "overlays.png").exists()
     if name == "gold":
-        assert set(written["doses"][0]["count_errors"]) == {"0", "1", "2", ">=3"}
-        assert (folder / "eval" / "count_errors.png").exists()
+        for entry in written["doses"]:
+            assert set(entry["count_errors"]) == set(entry["baseline_count_errors"]) == {"0", "1", "2", ">=3"}
+            assert sum(entry["baseline_count_errors"].values()) == pytest.approx(1.0)
+            by_tilt = entry["count_errors_by_tilt"]
+            assert sum(group["columns"] for group in by_tilt.values()) == entry["columns"]
+            confusion = np.array(entry["confusion"])
+            assert confusion.shape == (system["labels"]["max_height"],) * 2 and confusion.sum() == entry["columns"]
+            if entry["columns"]:  # the tiny network may match none
+                assert np.trace(confusion) / entry["columns"] == pytest.approx(entry["count_errors"]["0"])
+        assert (folder / "eval" / "count_errors.png").exists() and (folder / "eval" / "confusion.png").exists()
 
 
 def test_saved_model_gives_the_keras_models_output(evaluated):

@@ -27,6 +27,7 @@ rule evaluate_model:
         model=LAYOUT.training("{system}", "model.keras"),
         test=lambda wildcards: shard_stores(wildcards.system, "test"),
         structures=LAYOUT.structures("{system}", "test"),
+        train=lambda wildcards: shard_stores(wildcards.system, "train"),  # a counting model's classical counter
     output:
         metrics=LAYOUT.evaluation("{system}", "metrics.json"),
         f1=report(

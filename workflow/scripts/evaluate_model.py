@@ -15,5 +15,6 @@ with log_to(snakemake.log[0]):
         model_path=snakemake.input.model,
         test_stores=snakemake.input.test,
         structures=snakemake.input.structures,
+        train_stores=snakemake.input.train,
         out=Path(snakemake.output.metrics).parent,
     )

@@ -113,6 +113,9 @@ def plot_counting(results: Mapping[str, Any], out: str | Path, *, images_per_ser
             values = [(d["count_errors_by_tilt"][group] if group != "all" else d["count_errors"])[key]
                       for d in results["doses"]]
             ax.semilogx(doses, values, "o-", label="exact" if key == "0" else f"off by {key}")
+        if "baseline_count_errors" in first:
+            ax.semilogx(doses, [d["baseline_count_errors"]["0"] for d in results["doses"]], "k--",
+                        label="exact, classical counter (all tilts)")
         columns = (first["count_errors_by_tilt"][group] if group != "all" else first)["columns"]
         ax.set_title(f"tilt {group}°: {columns} columns" if group != "all" else f"{columns} columns", fontsize=9)
         ax.set_xlabel("total dose of the series [e/Å²]")

@@ -33,10 +33,17 @@ from ..network.postprocess import detect
 from ..structures.build import read_structures
 from ..structures.environments import atom_environments
 from .counting import counting_scores, plot_confusion, plot_counting
-from .metrics import SCORES, Scores, aggregate, bootstrap_intervals, recall_by_group, scores_of
+from .counting_baseline import LinearDiscriminant, column_features, count_with_baseline, fit_discriminant
+from .metrics import SCORES, Scores, aggregate, bootstrap_intervals, count_errors, recall_by_group, scores_of
 from .plots import plot_f1, plot_overlays
 
 log = logging.getLogger(__name__)
+
+BASELINE_STRUCTURES = 64
+"""Training structures imaged, once per dose, to fit the classical counter."""
+
+BASELINE_SEED = 1_000_003
+"""Added to the evaluation seed for the microscopes of the baseline's training images, unlike any test image's."""
 
 CONFUSION_TOTAL_DOSE = 3.0e4
 """Total dose of a series [e/Å^2] whose confusion matrix of heights is plotted (the paper's Fig. 12 ends there)."""
@@ -81,6 +88,7 @@ def evaluate(
     test_stores: Sequence[str | Path],
     out: str | Path,
     structures: str | Path | None = None,
+    train_stores: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Evaluate a trained model on a system's test split and write metrics and plots.
 
@@ -101,8 +109,8 @@ def evaluate(
         The metrics, as written to ``metrics.json`` (see :func:`evaluate_predictor`).
     """
     model = load_model(model_path)
-    return evaluate_predictor(system, network_predictor(model),
-                              test_stores=test_stores, out=out, structures=structures)
+    return evaluate_predictor(system, network_predictor(model), test_stores=test_stores, out=out,
+                              structures=structures, train_stores=train_stores)
 
 
 def evaluate_predictor(
@@ -112,6 +120,7 @@ def evaluate_predictor(
     test_stores: Sequence[str | Path],
     out: str | Path,
     structures: str | Path | None = None,
+    train_stores: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Evaluate any predictor of probability maps on a system's test split and write metrics and plots.
 
@@ -130,6 +139,11 @@ def evaluate_predictor(
         The test split's structures (``test.extxyz``). For graphene-like sheets the
         recall is then also reported per local environment of the atoms
         (:func:`atomsight.structures.environments.atom_environments`).
+    train_stores : sequence of path
+        Shard stores of the ``train`` split. For column counting the classical counter
+        (:mod:`atomsight.evaluation.counting_baseline`) is then fitted on images of up to
+        :data:`BASELINE_STRUCTURES` of them at each dose and scored on the test columns
+        (``baseline_count_errors``, at the true positions).
 
     Returns
     -------
@@ -175,7 +189,7 @@ def evaluate_predictor(
         index = [i for i, _ in jobs]
         images = microscope.images(tf.gather(waves, index), params).numpy()
         probabilities = predict(images)
-        per_image, in_view, found_true = [], [], []
+        per_image, in_view, found_true, columns_in_view = [], [], [], []
         matched_heights: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         image_tilts = None if tilts is None else [tilts[i] for i, _ in jobs]
         for k, (i, _) in enumerate(jobs):
@@ -193,6 +207,7 @@ def evaluate_predictor(
                 in_view.append(environments[i][owners])
                 found_true.append(np.isin(np.arange(len(true_px)), pairs.true_index))
             if heights:
+                columns_in_view.append((true_px, truths[i].classes[owners] + 1, sampling))
                 matched_heights[0].append(truths[i].classes[owners[pairs.true_index]] + 1)
                 matched_heights[1].append(found_classes[pairs.detected_index] + 1)
             if k < 4 and dose == max(settings_eval["doses"]):
@@ -201,6 +216,12 @@ def evaluate_predictor(
         entry = {"dose": dose, **scores_with_intervals(per_structure, settings_eval)}
         if heights:
             entry.update(counting_scores(*matched_heights, image_tilts, max_height=system["labels"]["max_height"]))
+            if train_stores:
+                baseline = _fit_counting_baseline(system, train_stores, dose)
+                counted = count_with_baseline(baseline, images, [c[0] for c in columns_in_view],
+                                              samplings=[c[2] for c in columns_in_view])
+                entry["baseline_count_errors"] = count_errors(np.concatenate([c[1] for c in columns_in_view]),
+                                                              np.concatenate(counted))
         if environments is not None:
             entry["recall_by_environment"] = recall_by_group(np.concatenate(in_view), np.concatenate(found_true))
         log.info("dose %g e/Å^2: F1 %.3f (%.3f-%.3f), RMSE %.3f Å", dose, entry["f1"], *entry["f1_ci"], entry["rmse"])
@@ -214,6 +235,33 @@ def evaluate_predictor(
         nearest = min(results["doses"], key=lambda d: abs(np.log(d["dose"] * channels / CONFUSION_TOTAL_DOSE)))
         plot_confusion(nearest["confusion"], out / "confusion.png", dose=nearest["dose"] * channels)
     return results
+
+
+def _fit_counting_baseline(
+    system: Mapping[str, Any], train_stores: Sequence[str | Path], dose: float
+) -> LinearDiscriminant:
+    """Fit the classical counter on images of training structures at ``dose`` (their columns' true heights)."""
+    settings_eval = system["evaluation"]
+    source = SpectraSource(train_stores, system)
+    microscope = source.microscope()
+    extent = tf.constant(source.grid.extent, tf.float32)
+    chosen = range(min(BASELINE_STRUCTURES, len(source)))
+    waves = tf.constant(np.stack([source.read(i)[0] for i in chosen]))
+    base = [draw(tf.constant([settings_eval["seed"] + BASELINE_SEED, i], tf.int64), source.settings, extent)
+            for i in chosen]
+    params = stack_parameters([{**p, "dose": tf.constant(dose, tf.float32), "dihedral": tf.constant(0)} for p in base])
+    images = microscope.images(waves, params).numpy()
+    features, true_heights = [], []
+    for k, i in enumerate(chosen):
+        truth = read_ground_truth(source.roots[source.locations[i][0]], source.locations[i][1])
+        sampling = float(params["sampling"][k])
+        shift = np.array([float(params["shift_x"][k]), float(params["shift_y"][k])])
+        where, owners = visible_positions(truth.positions, shift=shift, sampling=sampling,
+                                          size=source.settings.image_size, extent=source.grid.extent,
+                                          margin=settings_eval["margin"] / sampling)
+        features.append(column_features(images[k], where, sampling=sampling))
+        true_heights.append(truth.classes[owners] + 1)
+    return fit_discriminant(np.concatenate(features), np.concatenate(true_heights))
 
 
 def _tilts(structures: str | Path | None, indices: Sequence[int]) -> list[float] | None:
