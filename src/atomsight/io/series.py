@@ -19,7 +19,10 @@ The limit is the dose: on the test's particle of columns 6 pixels apart (tests/i
 the shifts are found within 0.1 pixel at 150 electrons per pixel and frame (10^4 e/Å^2 at
 0.12 Å/pixel), but at 20 electrons per pixel the noise moves the correlation's peak to a
 neighbouring lattice vector (7 pixels off), where the frames still correlate. A series
-recorded at a lower dose is aligned beforehand and read with ``register=False``.
+recorded at a lower dose is aligned beforehand and read with ``register_frames=False``. So is a
+series whose frames do not look alike: on the held-out gold series of the counting model
+(C10 = -170, -40, +90 Å, tests/data/heldout/gold-counting_*) the lattice contrast changes so much
+with the focus that the peak falls on a lattice vector, 11-13 pixels off.
 """
 
 from __future__ import annotations
