@@ -69,7 +69,8 @@ def _predict(args: argparse.Namespace) -> int:
     from .network.predict import predict_images
 
     for path in predict_images(args.model, args.images, sampling=args.sampling, out=args.out, tile=args.tile,
-                               augment=args.augment, precision=args.precision, series=args.series):
+                               augment=args.augment, precision=args.precision, series=args.series,
+                               aligned=args.aligned):
         print(f"wrote {path}")
     return 0
 
@@ -237,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the images are the files of one focal series, in the order of the model's defoci"
                               " (atomsight models lists them): registered to each other, checked against the"
                               " model's number of images and for one pixel size")
+    predict.add_argument("--aligned", action="store_true",
+                         help="a focal series' frames are aligned already: do not register them (frames at very"
+                              " different focus can misregister by a lattice vector, README)")
     predict.set_defaults(run=_predict)
 
     track = commands.add_parser("track", help="drift, tracks, site occupancy and events of image sequences")

@@ -60,3 +60,12 @@ def test_series_is_refused_for_a_single_image_model_and_a_stack_of_the_wrong_len
                        out=tmp_path, series=True)
     with pytest.raises(ValueError, match=r"stack.npy: found an array of shape \(2, 128, 128\), expected 3"):
         predict_images(predictor, [tmp_path / "stack.npy"], sampling=0.12, out=tmp_path)
+
+
+def test_an_aligned_series_is_not_registered(tmp_path, predictor, focal_series):
+    frames = focal_series(dose_per_pixel=1e6).frames
+    np.save(tmp_path / "stack.npy", frames)
+    [table] = predict_images(predictor, [tmp_path / "stack.npy"], sampling=0.12, out=tmp_path, aligned=True)
+    image = read_table(table).metadata["image"]
+    assert image["origin_px"] == [0, 0] and image["shape"] == [128, 128, 3]
+    assert all(frame["shift_px"] == [0.0, 0.0] for frame in image["series"])

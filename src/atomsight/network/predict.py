@@ -43,6 +43,7 @@ def predict_images(
     augment: bool = False,
     precision: str | None = None,
     series: bool = False,
+    aligned: bool = False,
 ) -> list[Path]:
     """Find the atoms or columns in images with an exported model and write the results.
 
@@ -85,6 +86,9 @@ def predict_images(
         None: as exported.
     series : bool
         ``images`` are the files of one focal series, in the order of the model's defoci.
+    aligned : bool
+        A focal series' frames are aligned already: they are not registered (see
+        :mod:`atomsight.io.series` for when registration fails).
 
     Returns
     -------
@@ -113,11 +117,12 @@ def predict_images(
     out.mkdir(parents=True, exist_ok=True)
     if series:
         return [_predict_series(predictor, [Path(p) for p in images], sampling=sampling, out=out, tile=tile,
-                                augment=augment)]
+                                augment=augment, aligned=aligned)]
     written = []
     for path in image_files(images):
         if channels > 1:
-            written.append(_predict_series(predictor, [path], sampling=sampling, out=out, tile=tile, augment=augment))
+            written.append(_predict_series(predictor, [path], sampling=sampling, out=out, tile=tile, augment=augment,
+                                           aligned=aligned))
             continue
         pixel = resolve_sampling(path, file_sampling(path), sampling)
         check_sampling(path, pixel, card["sampling"])
@@ -131,10 +136,11 @@ def predict_images(
 
 def _predict_series(
     predictor: Predictor, paths: list[Path], *, sampling: float | None, out: Path, tile: int, augment: bool,
+    aligned: bool,
 ) -> Path:
     """Read, register and predict one focal series; its results are named after its first file."""
     card = predictor.card
-    found: FocalSeries = read_series(paths, channels=card["input_channels"])
+    found: FocalSeries = read_series(paths, channels=card["input_channels"], register_frames=not aligned)
     pixel = resolve_sampling(paths[0], found.sampling, sampling)
     check_sampling(paths[0], pixel, card["sampling"])
     frames = []
