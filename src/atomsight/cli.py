@@ -6,11 +6,13 @@ import argparse
 import logging
 import os
 import sys
+import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .analysis.gold import GOLD_LATTICE_CONSTANT
+from .analysis.gold import GOLD_LATTICE_CONSTANT, ZONES
 from .analysis.graphene import BOND_LENGTH
 from .io.formats import describe_formats
 from .network.tiling import DEFAULT_TILE
@@ -66,13 +68,52 @@ def _evaluate_grid(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .network.predict import predict_images
+    from .models import resolve_model
+    from .models.card import read_card
+    from .network.preflight import check_inputs
 
-    for path in predict_images(args.model, args.images, sampling=args.sampling, out=args.out, tile=args.tile,
-                               augment=args.augment, precision=args.precision, series=args.series,
-                               aligned=args.aligned):
-        print(f"wrote {path}")
-    return 0
+    card = read_card(resolve_model(args.model))
+    passed, refused = check_inputs(card, args.images, sampling=args.sampling)
+    for refusal in refused:
+        print(f"atomsight predict: skipped {refusal.reason}", file=sys.stderr)
+    if args.series and refused:
+        return 2  # a focal series is whole or nothing
+    if not passed:
+        return 2
+    from .network.predict import load_predictor, predict_images
+
+    predictor = load_predictor(args.model, precision=args.precision)
+    runs = [passed] if args.series else [[path] for path in passed]
+    failed, done = len(refused), 0
+    for paths in runs:
+        start = time.perf_counter()
+        try:
+            tables = predict_images(predictor, paths, sampling=args.sampling, out=args.out, tile=args.tile,
+                                    augment=args.augment, series=args.series, aligned=args.aligned)
+        except (ValueError, OSError) as error:
+            print(f"atomsight predict: skipped {error}", file=sys.stderr)
+            failed += 1
+            continue
+        for table in tables:
+            print(_summary_line(table, time.perf_counter() - start))
+        done += 1
+    return 0 if not failed else 1 if done else 2  # 1: some inputs skipped, the others done
+
+
+def _summary_line(table: Path, seconds: float) -> str:
+    """One line on an image a model was applied to: its size and pixel size, what was found, where it went."""
+    from .detections import read_table
+
+    found = read_table(table)
+    image = (found.metadata or {}).get("image", {})
+    source = image.get("source")
+    source = ", ".join(source) if isinstance(source, list) else source
+    height, width = image.get("shape", ["?", "?"])[:2]
+    frame = "" if image.get("frame") is None else f" frame {image['frame']}"
+    classes = ", ".join(f"{n} {name}" for name, n in Counter(found.classes or []).items()) or "nothing"
+    return (f"{source}{frame}: {height} x {width} pixels at {image.get('sampling_A', 0):g} Å/pixel"
+            f" ({image.get('sampling_source', '?')}): {classes} -> {table} (+ .json, _probabilities.npy,"
+            f" _overlay.png), {seconds:.1f} s")
 
 
 def _track(args: argparse.Namespace) -> int:
@@ -137,8 +178,10 @@ def _analyze_gold(args: argparse.Namespace) -> int:
     from .analysis.gold_movies import write_movie_summaries
 
     status = _analyze_each("gold", lambda path: analyze_gold_file(
-        path, out=args.out, cutoff=args.cutoff, lattice_constant=args.lattice_constant), args.positions)
-    for target in write_movie_summaries(args.positions, out=args.out, lattice_constant=args.lattice_constant):
+        path, out=args.out, cutoff=args.cutoff, lattice_constant=args.lattice_constant, zone=args.zone),
+        args.positions)
+    for target in write_movie_summaries(args.positions, out=args.out, lattice_constant=args.lattice_constant,
+                                        zone=args.zone):
         print(f"wrote {target}")
     return status
 
@@ -156,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="atomsight", description="Find and classify atoms in HRTEM images with a network trained on simulations."
     )
     parser.add_argument("--version", action="version", version=f"atomsight {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show atomsight's progress log and TensorFlow's own log lines (hidden otherwise)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     inspect = commands.add_parser("inspect", help="summarise an exit-wave store and plot a few exit waves")
@@ -296,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     gold.add_argument("--lattice-constant", type=float, default=GOLD_LATTICE_CONSTANT,
                       help="cubic lattice constant of the reference column distances [Å] (default: the"
                            f" configuration's gold, {GOLD_LATTICE_CONSTANT:g})")
+    gold.add_argument("--zone", choices=ZONES, default="110",
+                      help="zone axis the particle is seen along, for the reference column distances (default: 110;"
+                           " 111: the triangular lattice of spacing a/√6)")
     gold.set_defaults(run=_analyze_gold)
     return parser
 
@@ -303,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``atomsight`` command; return its exit status."""
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its INFO and WARNING lines
     try:
         return args.run(args)
     except (ValueError, FileNotFoundError) as error:

@@ -201,3 +201,24 @@ def test_unreadable_csvs_are_named(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=f"broken.csv.*{message}"):
         analyze_gold_file(path, out=tmp_path)
+
+
+def test_the_111_references_are_those_of_a_triangular_lattice_of_spacing_a_over_sqrt6():
+    a = 4.08
+    assert column_distances(a, "111") == pytest.approx({"a/sqrt(6)": a / np.sqrt(6), "a/sqrt(2)": a / np.sqrt(2),
+                                                        "2a/sqrt(6)": 2 * a / np.sqrt(6)})
+    with pytest.raises(ValueError, match="zone '100'"):
+        column_distances(a, "100")
+
+
+def test_a_111_particle_is_analysed_against_its_own_distances(tmp_path):
+    d = 4.08 / np.sqrt(6)
+    xy = np.array([(d * (i + 0.5 * j), d * np.sqrt(3) / 2 * j) for i in range(6) for j in range(6)])
+    path = tmp_path / "p111.csv"
+    path.write_text("x_A,y_A\n" + "".join(f"{x},{y}\n" for x, y in xy))
+    assert main(["analyze", "gold", str(path), "--zone", "111", "--out", str(tmp_path / "out")]) == 0
+    summary = json.loads((tmp_path / "out" / "p111_summary.json").read_text())
+    assert summary["parameters"]["zone"] == "111"
+    # a 6 x 6 rhombus of a triangular lattice: 3 * 36 - 4 * 6 + 1 nearest pairs
+    assert summary["pairs"]["a/sqrt(6)"]["count"] == 3 * 36 - 4 * 6 + 1
+    np.testing.assert_allclose(summary["nearest_A"]["mean"], d, rtol=1e-6)

@@ -71,10 +71,10 @@ def test_alpha_is_dropped_from_a_grey_tiff(tmp_path):
 
 
 @pytest.mark.parametrize("sampling", [0.05, 0.3])
-def test_a_pixel_size_more_than_twice_off_the_models_warns_naming_both(sampling):
+def test_a_pixel_size_more_than_twice_off_the_models_is_refused_naming_both(sampling):
     factor = max(sampling, 0.12) / min(sampling, 0.12)
-    with pytest.warns(UserWarning, match=rf"image.tif: pixel size {sampling} Å differs from the model's training"
-                                         rf" sampling 0.12 Å by a factor {factor:.2f}"):
+    with pytest.raises(ValueError, match=rf"image.tif: pixel size {sampling} Å differs from the model's training"
+                                         rf" sampling 0.12 Å by a factor {factor:.2f}, more than 2"):
         check_sampling("image.tif", sampling, 0.12)
 
 

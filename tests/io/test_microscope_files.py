@@ -376,3 +376,28 @@ def test_predict_takes_the_pixel_size_from_the_file_and_each_frame_of_a_sequence
     tifffile.imwrite(tmp_path / "plain.tif", frames[0])  # no calibration and no override
     with pytest.raises(ValueError, match="plain.tif: the file holds no pixel size"):
         predict_images(image_predictor, [tmp_path / "plain.tif"], out=tmp_path / "out")
+
+
+def test_stem_files_say_so_and_tem_images_do_not(temul_files, hyperspy_io):
+    assert read_microscope_file(temul_files["emd"]).acquisition == "STEM (Velox scanning detector HAADF)"
+    assert read_microscope_file(temul_files["dm3"]).acquisition == (
+        "STEM (DigitalMicrograph operation mode SCANNING, illumination mode STEM)")
+    for name in ("FEI_old/64x64_TEM_images_acquire.emi", "FEI_new/128x128-TEM_search.emi"):
+        assert read_microscope_file(hyperspy_io / name).acquisition is None, name
+
+
+def test_a_stem_file_is_refused_by_an_hrtem_model_before_anything_runs(temul_files):
+    from atomsight.network.preflight import check_inputs
+
+    card = {"name": "gold", "sampling": 0.12, "modality": "hrtem"}
+    passed, refused = check_inputs(card, [temul_files["dm3"]], sampling=None)
+    assert passed == [] and len(refused) == 1
+    assert refused[0].reason.startswith(f"{temul_files['dm3']}: its metadata says it is a STEM (DigitalMicrograph")
+    assert "the model 'gold' was trained on HRTEM images" in refused[0].reason
+
+
+def test_the_velox_haadf_file_is_refused_for_what_it_is_not_for_its_pixel_size(temul_files):
+    from atomsight.network.preflight import check_inputs
+
+    _, refused = check_inputs({"name": "gold", "sampling": 0.12}, [temul_files["emd"]], sampling=None)
+    assert "its metadata says it is a STEM (Velox scanning detector HAADF) image" in refused[0].reason

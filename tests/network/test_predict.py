@@ -56,7 +56,9 @@ def test_predict_writes_csv_maps_and_overlay_for_each_image(models, tmp_path, ca
     paths = [str(tmp_path / f) for f in ("a.npy", "b.tif", "c.png")]
     assert main(["predict", "--model", str(models["graphene"]), *paths, "--sampling", "0.1", "--out", str(out),
                  "--tile", "512"]) == 0
-    assert capsys.readouterr().out.count("wrote") == 3
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[0].startswith(f"{paths[0]}: 150 x 110 pixels at 0.1 Å/pixel (--sampling): ")
+    assert lines[0].endswith(" s") and f"-> {out / 'a.csv'} (+ .json, _probabilities.npy, _overlay.png)" in lines[0]
     assert read_csv(out / "a.csv")[0] == ["x_A", "y_A", "row", "col", "class", "probability"]
     maps = np.load(out / "b_probabilities.npy")
     assert maps.shape == (round(90 * 0.1 / 0.12), round(700 * 0.1 / 0.12), 2)  # at the model's sampling
@@ -114,9 +116,9 @@ def test_the_csv_holds_the_known_atoms_at_their_x_and_y(graphene_card, tmp_path)
     assert {row["class"] for row in rows} == {"atom"}
 
 
-def test_an_image_far_from_the_models_sampling_warns(graphene_card, tmp_path):
+def test_an_image_far_from_the_models_sampling_is_refused(graphene_card, tmp_path):
     np.save(tmp_path / "fine.npy", image((100, 100)))
-    with pytest.warns(UserWarning, match=r"fine.npy: pixel size 0.05 Å .* training sampling 0.12 Å by a factor 2.40"):
+    with pytest.raises(ValueError, match=r"fine.npy: pixel size 0.05 Å .* training sampling 0.12 Å by a factor 2.40"):
         predict_images(stub_predictor(graphene_card, np.zeros((0, 2)), np.zeros(0, int)), [tmp_path / "fine.npy"],
                        sampling=0.05, out=tmp_path)
 

@@ -67,7 +67,7 @@ def test_a_folder_and_a_file_are_predicted_in_one_run_with_the_model_loaded_once
                  "--out", str(out)]) == 0
     assert len(loads) == 1
     assert sorted(p.name for p in out.glob("*.csv")) == ["a.csv", "b.csv", "c.csv", "e.csv"]
-    assert capsys.readouterr().out.count("wrote") == 4
+    assert capsys.readouterr().out.count(" -> ") == 4
 
 
 def test_an_exported_folder_runs_its_saved_model_without_loading_the_keras_file(exported, monkeypatch):

@@ -34,21 +34,41 @@ HEIGHT_CLASS = re.compile(r"-(\d+)\+?$")
 """A column-height class name as a counting model writes it (``column-3``, ``column-5+``)."""
 
 
-def column_distances(lattice_constant: float = GOLD_LATTICE_CONSTANT) -> dict[str, float]:
-    """Return the three shortest column distances of an fcc crystal along <110> [Å].
+ZONES = ("110", "111")
+"""Zone axes whose column distances :func:`column_distances` knows."""
+
+
+def column_distances(lattice_constant: float = GOLD_LATTICE_CONSTANT, zone: str = "110") -> dict[str, float]:
+    """Return the three shortest column distances of an fcc crystal seen along a zone axis [Å], nearest first.
+
+    Along <110> the columns form a centred rectangular lattice (4 neighbours at a√6/4, 2 at
+    a/√2, 2 at a). Along <111> the close-packed planes, stacked ABC, project onto one
+    triangular lattice of spacing a/√6 (each column holds every third plane): 6 neighbours
+    at a/√6, 6 at a/√2 and 6 at 2a/√6.
 
     Parameters
     ----------
     lattice_constant : float
         Cubic lattice constant ``a`` [Å].
+    zone : {"110", "111"}
+        The zone axis.
 
     Returns
     -------
     dict
-        ``{"a*sqrt(6)/4": ..., "a/sqrt(2)": ..., "a": ...}`` [Å]: 4, 2 and 2 neighbours.
+        Name of each distance to its value [Å], nearest first.
+
+    Raises
+    ------
+    ValueError
+        For a zone not in :data:`ZONES`.
     """
     a = lattice_constant
-    return {"a*sqrt(6)/4": a * np.sqrt(6) / 4, "a/sqrt(2)": a / np.sqrt(2), "a": a}
+    if zone == "110":
+        return {"a*sqrt(6)/4": a * np.sqrt(6) / 4, "a/sqrt(2)": a / np.sqrt(2), "a": a}
+    if zone == "111":
+        return {"a/sqrt(6)": a / np.sqrt(6), "a/sqrt(2)": a / np.sqrt(2), "2a/sqrt(6)": 2 * a / np.sqrt(6)}
+    raise ValueError(f"zone {zone!r}: the column distances are known along {', '.join(ZONES)}")
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ Written for ``<name>.csv`` into the output folder (:data:`OUTPUT_SUFFIXES`):
 * ``<name>_summary.json``: counts per class, the particle's atoms (the sum of the columns'
   heights, and the expected number with its standard deviation from the height probabilities,
   :func:`atomsight.analysis.gold.atom_count`), mean probability, nearest-neighbour and pair
-  distances against the <110> column distances, the outline's area [nm²] and length [nm],
+  distances against the column distances of the zone axis (<110> or <111>), the outline's area [nm²] and length [nm],
   and those of the convex hull.
 * ``<name>_columns.png`` (columns coloured by height or class, and by probability, with the
   outline and a scale bar) and ``<name>_spacings.png`` (histogram of the pair distances
-  with the <110> column distances of gold); for height classes also ``<name>_heights.png``
+  with the zone axis' column distances of gold); for height classes also ``<name>_heights.png``
   (the histogram of the columns' heights, with the expected number of columns of each height
   from the probabilities).
 """
@@ -52,12 +52,13 @@ HEIGHTS_SUFFIX = "_heights.png"
 """The height histogram, written when the classes are column heights."""
 
 PEAK_TOLERANCE = 0.2
-"""Half-width of the window around each <110> column distance in which pairs are counted [Å];
+"""Half-width of the window around each reference column distance in which pairs are counted [Å];
 the two nearest distances (2.50 and 2.88 Å) are 0.39 Å apart."""
 
 
 def analyze_gold_file(
-    path: str | Path, *, out: str | Path, cutoff: float = 3.2, lattice_constant: float = GOLD_LATTICE_CONSTANT
+    path: str | Path, *, out: str | Path, cutoff: float = 3.2, lattice_constant: float = GOLD_LATTICE_CONSTANT,
+    zone: str = "110",
 ) -> list[Path]:
     """Analyse one position CSV of a gold particle and write :data:`OUTPUT_SUFFIXES` into ``out``.
 
@@ -71,6 +72,8 @@ def analyze_gold_file(
         Largest distance of a listed column pair [Å] (:func:`atomsight.analysis.gold.analyze_gold`).
     lattice_constant : float
         Cubic lattice constant of the reference distances [Å].
+    zone : {"110", "111"}
+        Zone axis of the reference distances (:func:`atomsight.analysis.gold.column_distances`).
 
     Returns
     -------
@@ -89,13 +92,13 @@ def analyze_gold_file(
                 [[int(i), int(j), f"{d:.4f}"] for (i, j), d in zip(analysis.pairs, analysis.distances)])
     write_csv_rows(targets[2], ["ring", "x_A", "y_A"],
                    [[k, f"{x:.4f}", f"{y:.4f}"] for k, ring in enumerate(analysis.outline) for x, y in ring])
-    summary = summarize(analysis, columns, cutoff=cutoff, lattice_constant=lattice_constant)
+    summary = summarize(analysis, columns, cutoff=cutoff, lattice_constant=lattice_constant, zone=zone)
     with atomic_path(targets[3]) as tmp:
         tmp.write_text(json.dumps({"source": str(path), **summary}, indent=2) + "\n")
     with atomic_path(targets[4], suffix=".png") as tmp:
         plot_columns(tmp, analysis, columns, title=path.stem)
     with atomic_path(targets[5], suffix=".png") as tmp:
-        plot_spacings(tmp, analysis, cutoff=cutoff, lattice_constant=lattice_constant, title=path.stem)
+        plot_spacings(tmp, analysis, cutoff=cutoff, lattice_constant=lattice_constant, zone=zone, title=path.stem)
     if analysis.heights is not None:
         targets.append(out / f"{path.stem}{HEIGHTS_SUFFIX}")
         with atomic_path(targets[-1], suffix=".png") as tmp:
@@ -104,10 +107,10 @@ def analyze_gold_file(
 
 
 def summarize(
-    analysis: GoldAnalysis, columns: DetectionTable, *, cutoff: float, lattice_constant: float
+    analysis: GoldAnalysis, columns: DetectionTable, *, cutoff: float, lattice_constant: float, zone: str = "110"
 ) -> dict[str, Any]:
     """Return the summary of a gold analysis as a JSON-ready dict (units in the keys)."""
-    references = column_distances(lattice_constant)
+    references = column_distances(lattice_constant, zone)
     estimate = atom_count(columns.class_probabilities) if columns.class_probabilities else None
     near = {
         name: analysis.distances[np.abs(analysis.distances - d) <= PEAK_TOLERANCE] for name, d in references.items()
@@ -133,7 +136,8 @@ def summarize(
         "outline": {"rings": len(analysis.outline), "corners": sum(map(len, analysis.outline)),
                     "area_nm2": analysis.area, "perimeter_nm": analysis.perimeter},
         "convex_hull": {"area_nm2": analysis.hull_area, "perimeter_nm": analysis.hull_perimeter},
-        "parameters": {"cutoff_A": cutoff, "lattice_constant_A": lattice_constant, "window_A": PEAK_TOLERANCE},
+        "parameters": {"cutoff_A": cutoff, "lattice_constant_A": lattice_constant, "zone": zone,
+                       "window_A": PEAK_TOLERANCE},
     }
 
 
@@ -168,14 +172,16 @@ def plot_columns(path: Path, analysis: GoldAnalysis, columns: DetectionTable, *,
     plt.close(fig)
 
 
-def plot_spacings(path: Path, analysis: GoldAnalysis, *, cutoff: float, lattice_constant: float, title: str) -> None:
-    """Write a histogram of the column pair distances [Å] with the <110> column distances."""
+def plot_spacings(
+    path: Path, analysis: GoldAnalysis, *, cutoff: float, lattice_constant: float, zone: str, title: str
+) -> None:
+    """Write a histogram of the column pair distances [Å] with the zone axis' column distances."""
     fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
     ax.hist(analysis.distances, bins=np.arange(0, cutoff + 0.05, 0.05).tolist(), color="0.55",
             label=f"{len(analysis.distances)} pairs closer than {cutoff:g} Å")
-    for (name, distance), style in zip(column_distances(lattice_constant).items(), ("--", ":", "-.")):
+    for (name, distance), style in zip(column_distances(lattice_constant, zone).items(), ("--", ":", "-.")):
         if distance <= cutoff:
-            ax.axvline(distance, color="k", linestyle=style, label=f"Au <110> {name} = {distance:.2f} Å")
+            ax.axvline(distance, color="k", linestyle=style, label=f"Au <{zone}> {name} = {distance:.2f} Å")
     ax.legend(fontsize=8, loc="upper left")
     ax.set_xlabel("column distance [Å]")
     ax.set_ylabel("column pairs")

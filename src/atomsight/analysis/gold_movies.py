@@ -8,7 +8,7 @@ gathered into
   classes), ``mean_height_atoms``, ``probability_mean``, ``nearest_mean_A``,
   ``outline_area_nm2``, ``outline_perimeter_nm``, ``hull_area_nm2``;
 * ``<movie>_gold_frames.png``: columns (and atoms), outline and hull area, and the mean
-  nearest-column distance against the frame number, with the <110> distance of gold.
+  nearest-column distance against the frame number, with the nearest column distance of gold along the zone axis.
 
 Frames that could not be analysed are missing from both, so the frame numbers show the gaps.
 """
@@ -54,7 +54,7 @@ def movie_frames(paths: Sequence[str | Path]) -> dict[str, list[tuple[int, str]]
 
 
 def write_movie_summaries(paths: Sequence[str | Path], *, out: str | Path,
-                          lattice_constant: float = GOLD_LATTICE_CONSTANT) -> list[Path]:
+                          lattice_constant: float = GOLD_LATTICE_CONSTANT, zone: str = "110") -> list[Path]:
     """Write the per-frame table and plot of every movie among ``paths`` whose frames were analysed into ``out``.
 
     Parameters
@@ -83,7 +83,7 @@ def write_movie_summaries(paths: Sequence[str | Path], *, out: str | Path,
         table, figure = out / f"{movie}_gold_frames.csv", out / f"{movie}_gold_frames.png"
         write_csv_rows(table, COLUMNS, [_row(frame, summary) for frame, summary in rows])
         with atomic_path(figure, suffix=".png") as tmp:
-            plot_movie(tmp, rows, title=movie, lattice_constant=lattice_constant)
+            plot_movie(tmp, rows, title=movie, lattice_constant=lattice_constant, zone=zone)
         written += [table, figure]
     return written
 
@@ -96,7 +96,9 @@ def _row(frame: int, summary: dict[str, Any]) -> list[Any]:
     return ["" if v is None else (f"{v:.4f}" if isinstance(v, float) else v) for v in values]
 
 
-def plot_movie(path: Path, rows: list[tuple[int, dict[str, Any]]], *, title: str, lattice_constant: float) -> None:
+def plot_movie(
+    path: Path, rows: list[tuple[int, dict[str, Any]]], *, title: str, lattice_constant: float, zone: str = "110"
+) -> None:
     """Plot columns (and atoms), outline and hull area, and mean nearest-column distance against the frame."""
     frame = [f for f, _ in rows]
     fig, axes = plt.subplots(3, 1, figsize=(6.5, 7), sharex=True, constrained_layout=True)
@@ -109,8 +111,8 @@ def plot_movie(path: Path, rows: list[tuple[int, dict[str, Any]]], *, title: str
     axes[1].set_ylabel("projected area [nm²]")
     nearest = [(f, s["nearest_A"]["mean"]) for f, s in rows if s["nearest_A"]["mean"] is not None]
     axes[2].plot([f for f, _ in nearest], [d for _, d in nearest], "o-", ms=3, label="mean nearest column")
-    reference = column_distances(lattice_constant)["a*sqrt(6)/4"]
-    axes[2].axhline(reference, color="k", linestyle=":", label=f"Au <110> a√6/4 = {reference:.3f} Å")
+    name, reference = next(iter(column_distances(lattice_constant, zone).items()))
+    axes[2].axhline(reference, color="k", linestyle=":", label=f"Au <{zone}> {name} = {reference:.3f} Å")
     axes[2].set_ylabel("distance [Å]")
     axes[2].set_xlabel("frame")
     for ax in axes:

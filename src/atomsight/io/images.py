@@ -21,7 +21,7 @@ from skimage.color import rgb2gray
 from .formats import BY_SUFFIX, DESCRIBES_OTHERS, MIN_SIDE, check_exists, format_of, read_microscope_file
 
 MAX_SAMPLING_RATIO = 2.0
-"""Largest ratio, either way, of an image's pixel size to the model's before :func:`check_sampling` warns.
+"""Largest ratio, either way, of an image's pixel size to the model's that :func:`check_sampling` accepts.
 
 The model was trained on images whose detector MTF and noise spectrum are those of
 its own pixel size. Resampling by more than this factor leaves an image whose noise is
@@ -187,24 +187,30 @@ def _luminance(array: np.ndarray) -> np.ndarray:
 
 
 def check_sampling(path: str | Path, sampling: float, model_sampling: float) -> None:
-    """Warn if an image's pixel size is more than :data:`MAX_SAMPLING_RATIO` from the model's, either way.
+    """Refuse an image whose pixel size is more than :data:`MAX_SAMPLING_RATIO` from the model's, either way.
 
     Parameters
     ----------
     path : str or pathlib.Path
-        The image file, named in the warning.
+        The image file, named in the error.
     sampling : float
         Pixel size of the image [Å/pixel].
     model_sampling : float
         Pixel size the model was trained at [Å/pixel].
+
+    Raises
+    ------
+    ValueError
+        If the ratio of the two lies outside [1 / MAX_SAMPLING_RATIO, MAX_SAMPLING_RATIO].
     """
     ratio = sampling / model_sampling
     if not 1 / MAX_SAMPLING_RATIO <= ratio <= MAX_SAMPLING_RATIO:
-        warnings.warn(
+        raise ValueError(
             f"{path}: pixel size {sampling:g} Å differs from the model's training sampling {model_sampling:g} Å by a"
-            f" factor {max(ratio, 1 / ratio):.2f} (more than {MAX_SAMPLING_RATIO:g}); resampled that far, the image's"
-            " noise and detector MTF are unlike the training images' and the detections may be unreliable",
-            UserWarning, stacklevel=2,
+            f" factor {max(ratio, 1 / ratio):.2f}, more than {MAX_SAMPLING_RATIO:g}: resampled that far, the image's"
+            " noise and detector MTF are unlike anything the model was trained on (record it at"
+            f" {model_sampling / MAX_SAMPLING_RATIO:g}-{model_sampling * MAX_SAMPLING_RATIO:g} Å/pixel, or give the"
+            " right pixel size with --sampling if the file's is wrong)"
         )
 
 

@@ -80,6 +80,10 @@ class MicroscopeImage:
         Unit of the image axes as written in the file (e.g. "nm").
     title : str
         Title of the signal in the file ("" if none).
+    acquisition : str or None
+        What the file's metadata says the image is, when it says it is not a parallel-beam
+        (HRTEM) image: ``"STEM"`` or ``"diffraction"``, with the evidence (see
+        :func:`acquisition_of`); None otherwise.
     """
 
     path: Path
@@ -88,6 +92,7 @@ class MicroscopeImage:
     scale: float | None
     unit: str | None
     title: str
+    acquisition: str | None = None
 
     @property
     def n_frames(self) -> int:
@@ -199,6 +204,47 @@ def _read_signals(path: Path, plugin: str) -> list[dict[str, Any]]:
                          " file truncated or corrupt?") from error
 
 
+STEM_DETECTORS = ("HAADF", "ADF", "DF2", "DF4", "ABF", "BF-S", "DPC", "IDPC")
+"""Detector or signal names that only scanning (STEM) images have."""
+
+
+def acquisition_of(signal: dict[str, Any]) -> str | None:
+    """Say what a signal's metadata calls its acquisition when that is not a parallel-beam image.
+
+    Read from RosettaSciIO's ``metadata`` (``Acquisition_instrument.TEM.acquisition_mode``,
+    ``Signal.signal_type``), a Velox file's detector (``BinaryResult.Detector`` and its
+    ``DetectorType``), a DigitalMicrograph file's ``Microscope Info`` (``Operation Mode``
+    SCANNING, ``Illumination Mode`` STEM, ``Imaging Mode`` DIFFRACTION) and the signal's
+    title (:data:`STEM_DETECTORS`).
+
+    Returns
+    -------
+    str or None
+        ``"STEM (<evidence>)"`` or ``"diffraction (<evidence>)"``; None when the metadata
+        says nothing of the kind.
+    """
+    metadata, original = signal.get("metadata", {}), signal.get("original_metadata", {})
+    tem = metadata.get("Acquisition_instrument", {}).get("TEM", {})
+    if str(tem.get("acquisition_mode", "")).upper() == "STEM":
+        return "STEM (acquisition mode STEM)"
+    if "diffraction" in str(metadata.get("Signal", {}).get("signal_type", "")).lower():
+        return "diffraction (signal type {!r})".format(metadata["Signal"]["signal_type"])
+    detector = original.get("DetectorMetadata", {})
+    if detector.get("DetectorType") == "ScanningDetector":
+        return f"STEM (Velox scanning detector {detector.get('DetectorName', '?')})"
+    info = (original.get("ImageList", {}).get("TagGroup0", {}).get("ImageTags", {}).get("Microscope Info", {}))
+    if str(info.get("Imaging Mode", "")).upper() == "DIFFRACTION":
+        return "diffraction (DigitalMicrograph imaging mode DIFFRACTION)"
+    if str(info.get("Operation Mode", "")).upper() == "SCANNING" or str(info.get("Illumination Mode", "")) == "STEM":
+        return "STEM (DigitalMicrograph operation mode {}, illumination mode {})".format(
+            info.get("Operation Mode", "?"), info.get("Illumination Mode", "?"))
+    title = _title(signal).upper()
+    for name in STEM_DETECTORS:
+        if title == name or title.startswith(f"{name} ") or title.startswith(f"{name}-"):
+            return f"STEM (signal {_title(signal)!r})"
+    return None
+
+
 def _title(signal: dict[str, Any]) -> str:
     """Return the title of a signal in its file ("" if none)."""
     return str(signal.get("metadata", {}).get("General", {}).get("title", ""))
@@ -257,6 +303,7 @@ def _microscope_image(path: Path, signal: dict[str, Any]) -> MicroscopeImage:
     return MicroscopeImage(
         path=path, frames=data.reshape((-1, *data.shape[-2:])), sampling=sampling,
         scale=None if sampling is None else float(x_axis["scale"]), unit=x_axis.get("units"), title=_title(signal),
+        acquisition=acquisition_of(signal),
     )
 
 

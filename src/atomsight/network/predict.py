@@ -22,12 +22,14 @@ import numpy as np
 
 from .. import __version__
 from ..detections import sidecar, write_table
-from ..io.images import check_sampling, file_sampling, frame_count, image_files, read_frames, read_image
+from ..io.atomic import atomic_path
+from ..io.images import frame_count, image_files, read_frames, read_image
 from ..io.microscope_files import resolve_sampling
 from ..io.series import FocalSeries, read_series
 from ..models.card import series_frames
 from .overlay import plot_overlay
 from .predictor import Predictor, load_predictor
+from .preflight import check_image
 from .tiling import DEFAULT_TILE
 
 log = logging.getLogger(__name__)
@@ -114,7 +116,6 @@ def predict_images(
         raise ValueError(f"{', '.join(map(str, images))}: given as a focal series, but the model"
                          f" {predictor.identity.get('name', '')!r} takes one image; leave out --series")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     if series:
         return [_predict_series(predictor, [Path(p) for p in images], sampling=sampling, out=out, tile=tile,
                                 augment=augment, aligned=aligned)]
@@ -124,8 +125,7 @@ def predict_images(
             written.append(_predict_series(predictor, [path], sampling=sampling, out=out, tile=tile, augment=augment,
                                            aligned=aligned))
             continue
-        pixel = resolve_sampling(path, file_sampling(path), sampling)
-        check_sampling(path, pixel, card["sampling"])
+        pixel = check_image(card, path, sampling=sampling)
         image_info = {"source": str(path), "sampling_A": pixel,
                       "sampling_source": "--sampling" if sampling is not None else "the file's calibration"}
         for stem, frame, image in _images_in(path):
@@ -140,9 +140,10 @@ def _predict_series(
 ) -> Path:
     """Read, register and predict one focal series; its results are named after its first file."""
     card = predictor.card
+    for path in paths:
+        check_image(card, path, sampling=sampling)
     found: FocalSeries = read_series(paths, channels=card["input_channels"], register_frames=not aligned)
     pixel = resolve_sampling(paths[0], found.sampling, sampling)
-    check_sampling(paths[0], pixel, card["sampling"])
     frames = []
     for k, (source, expected) in enumerate(zip(found.sources, series_frames(card))):
         log.info("%s frame %d, %s: registered by (%+.2f, %+.2f) pixels, correlation %.2f with the frame before",
@@ -184,9 +185,11 @@ def _predict_image(
     probabilities, detections, pixels, spread = predictor.find(image, sampling=sampling, tile=tile, augment=augment)
     metadata = sidecar(model=predictor.identity, settings=predictor.settings.to_card(), image=image_info,
                        version=__version__)
+    out.mkdir(parents=True, exist_ok=True)  # only now: nothing is left for an image that could not be read
     table, _ = write_table(out / f"{stem}.csv", pixels=pixels + np.asarray(origin), detections=detections,
                            sampling=sampling, classes=predictor.classes, spread=spread, metadata=metadata)
-    np.save(out / f"{stem}_probabilities.npy", probabilities)
-    plot_overlay(out / f"{stem}_overlay.png", image, pixels, detections, sampling=sampling,
-                 classes=predictor.classes)
+    with atomic_path(out / f"{stem}_probabilities.npy", suffix=".npy") as tmp:
+        np.save(tmp, probabilities)
+    with atomic_path(out / f"{stem}_overlay.png", suffix=".png") as tmp:
+        plot_overlay(tmp, image, pixels, detections, sampling=sampling, classes=predictor.classes)
     return table
