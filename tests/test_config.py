@@ -226,3 +226,22 @@ def test_the_repository_configurations_fit_their_cells(files):
         microscope = system["microscope"]
         coarsest = microscope["sampling"] * (1 + microscope["scale_jitter"])  # [Å/pixel]
         assert microscope["image_size"] * coarsest <= min(system["cell"])
+
+
+@pytest.mark.parametrize("key, value, shown", [
+    (("microscope", "dose"), [10.0, float("inf")], r"systems.graphene.microscope.dose\[1\]: inf"),
+    (("microscope", "defocus"), [float("nan"), 10.0], r"systems.graphene.microscope.defocus\[0\]: nan"),
+    (("energy",), float("nan"), r"systems.graphene.energy: nan"),
+])
+def test_non_finite_numbers_are_refused_naming_the_key(repo_config, key, value, shown):
+    import copy
+
+    from atomsight.config import ConfigError, validate_config
+
+    config = copy.deepcopy(repo_config)
+    section = config["systems"]["graphene"]
+    for name in key[:-1]:
+        section = section[name]
+    section[key[-1]] = value
+    with pytest.raises(ConfigError, match=rf"{shown} is not a finite number"):
+        validate_config(config, source="mine.yaml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import time
@@ -82,7 +83,10 @@ def _predict(args: argparse.Namespace) -> int:
         return 2
     from .network.predict import load_predictor, predict_images
 
-    predictor = load_predictor(args.model, precision=args.precision)
+    predictor = load_predictor(args.model, precision=args.precision, trust_saved_model=args.trust_saved_model)
+    identity = predictor.identity
+    print(f"model {identity['name']}: {Path(identity['folder']) / identity['file']} (its files' SHA-256 as its card"
+          " lists)")
     runs = [passed] if args.series else [[path] for path in passed]
     failed, done = len(refused), 0
     for paths in runs:
@@ -186,6 +190,17 @@ def _analyze_gold(args: argparse.Namespace) -> int:
     return status
 
 
+def _positive(text: str) -> float:
+    """An option's value: a finite number above 0 (argparse names the option and the value otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number above 0")
+    return value
+
+
 def _add_model_argument(parser: argparse.ArgumentParser) -> None:
     """The ``--model`` of every command that applies a model."""
     parser.add_argument("--model", required=True,
@@ -260,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"images, or folders of them: {describe_formats()}; all predicted in one run with the"
                               " model loaded once; a file of several frames is predicted frame by frame, or for a"
                               " focal-series model (gold-counting) is one series")
-    predict.add_argument("--sampling", type=float,
+    predict.add_argument("--sampling", type=_positive,
                          help="pixel size of the images [Å/pixel]; default: each file's own calibration, which"
                               " this overrides (warning if they differ by more than 1 %%); needed for files"
                               " without one")
@@ -286,6 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--aligned", action="store_true",
                          help="a focal series' frames are aligned already: do not register them (frames at very"
                               " different focus can misregister by a lattice vector, README)")
+    predict.add_argument("--trust-saved-model", action="store_true",
+                         help="run the model folder's SavedModel instead of its model.keras (loaded in Keras' safe"
+                              " mode): a SavedModel is a TensorFlow graph that may read and write files and run any"
+                              " TensorFlow operation, so only for a folder you made or trust")
     predict.set_defaults(run=_predict)
 
     track = commands.add_parser("track", help="drift, tracks, site occupancy and events of image sequences")
@@ -296,13 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--frames-from-files", action="store_true",
                        help="read all MOVIES as the frames of one movie, in the order given, named after the"
                             " folder of the first; frames of another size or pixel size are skipped with a warning")
-    track.add_argument("--sampling", type=float,
+    track.add_argument("--sampling", type=_positive,
                        help="pixel size of the movies [Å/pixel]; default: each movie's own calibration, which this"
                             " overrides (warning if they differ by more than 1 %%); needed for files without one")
     track.add_argument("--out", type=Path, required=True, help="folder of the results")
-    track.add_argument("--max-displacement", type=float, default=1.0,
+    track.add_argument("--max-displacement", type=_positive, default=1.0,
                        help="largest move of an atom between consecutive frames on one track [Å] (default: 1.0)")
-    track.add_argument("--site-radius", type=float, default=1.0,
+    track.add_argument("--site-radius", type=_positive, default=1.0,
                        help="tracks closer than this form one site [Å]; below half the site spacing (default: 1.0)")
     track.add_argument("--tile", type=int, default=DEFAULT_TILE,
                        help="largest tile side for large frames [pixels at the model's sampling] (default:"
@@ -319,9 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="CSVs with columns x_A, y_A [Å] (as predict writes them), optionally probability"
                                " and sigma_x_A, sigma_y_A [Å] for bond-length error bars")
     graphene.add_argument("--out", type=Path, required=True, help="folder of the results")
-    graphene.add_argument("--cutoff", type=float, default=1.8,
+    graphene.add_argument("--cutoff", type=_positive, default=1.8,
                           help="atoms closer than this are bonded [Å] (default: 1.8)")
-    graphene.add_argument("--bond-length", type=float, default=BOND_LENGTH,
+    graphene.add_argument("--bond-length", type=_positive, default=BOND_LENGTH,
                           help="bond length of unstrained graphene, the strain's reference [Å] (default: the"
                                f" configuration's, {BOND_LENGTH:g})")
     graphene.add_argument("--max-ring", type=int, default=9,
@@ -336,9 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                            " the frames of a movie (<movie>_frame0000.csv, ...) are also gathered into"
                            " <movie>_gold_frames.csv and .png, one row per frame")
     gold.add_argument("--out", type=Path, required=True, help="folder of the results")
-    gold.add_argument("--cutoff", type=float, default=3.2,
+    gold.add_argument("--cutoff", type=_positive, default=3.2,
                       help="column pairs closer than this are listed [Å] (default: 3.2, above Au <110>'s 2.88)")
-    gold.add_argument("--lattice-constant", type=float, default=GOLD_LATTICE_CONSTANT,
+    gold.add_argument("--lattice-constant", type=_positive, default=GOLD_LATTICE_CONSTANT,
                       help="cubic lattice constant of the reference column distances [Å] (default: the"
                            f" configuration's gold, {GOLD_LATTICE_CONSTANT:g})")
     gold.add_argument("--zone", choices=ZONES, default="110",

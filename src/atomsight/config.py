@@ -11,6 +11,7 @@ import copy
 import functools
 import hashlib
 import json
+import math
 import warnings
 from collections.abc import Mapping
 from importlib import resources
@@ -82,6 +83,7 @@ def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[s
     """
     if not isinstance(config, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(config).__name__}")
+    _refuse_non_finite(config, source)
     _move_detection_keys(config, source)
     validator = _validator_filling_defaults()(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
@@ -90,6 +92,19 @@ def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[s
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
     _check_consistency(config, source)
     return config
+
+
+def _refuse_non_finite(value: Any, source: str, key: str = "") -> None:
+    """Raise a ConfigError naming the first NaN or infinite number in ``value`` (JSON Schema lets them through)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{source}: {key or '<top level>'}: {value} is not a finite number; expected a finite one"
+                          " (every comparison with NaN is false, so no range check would catch it)")
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _refuse_non_finite(item, source, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_non_finite(item, source, f"{key}[{index}]")
 
 
 DEPRECATED_DETECTION_KEYS = ("threshold", "epsilon", "t", "h")

@@ -103,3 +103,14 @@ def test_a_sidecar_that_is_not_json_is_named(tmp_path):
     (tmp_path / "t.json").write_text("{")
     with pytest.raises(ValueError, match=r"t.json: the sidecar of t.csv is not valid JSON"):
         read_table(tmp_path / "t.csv")
+
+
+def test_a_table_holding_a_position_twice_is_refused_naming_the_rows(tmp_path):
+    from atomsight.detections import check_distinct, read_table
+
+    path = tmp_path / "twice.csv"
+    path.write_text("x_A,y_A\n1.0,1.0\n3.0,1.0\n1.0,1.01\n")
+    with pytest.raises(ValueError, match=r"twice.csv: rows 0 and 2 \(counting from 0\) lie 0.010 Å apart, 1 pair"):
+        check_distinct(read_table(path))
+    path.write_text("x_A,y_A\n1.0,1.0\n3.0,1.0\n")
+    check_distinct(read_table(path))

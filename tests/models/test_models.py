@@ -39,3 +39,25 @@ def test_atomsight_models_lists_every_shipped_model_with_its_card(capsys):
         assert f"astigmatism {low:g} to {high:g} Å" in out and f"threshold {card['detection']['threshold']:g}" in out
         low, high = card["intended_conditions"]["c10_A"]
         assert f"C10 = {low:+.0f} to {high:+.0f} Å" in out
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2]", r"the model card is a JSON list, expected an object"),
+    ("{not json", r"the model card is not valid JSON"),
+    ("CARD without sampling", r"lacks 'sampling'"),
+    ("CARD sampling NaN", r"sampling is nan, expected a positive finite number"),
+    ("CARD threshold Infinity", r"detection.threshold is inf, expected a finite number"),
+])
+def test_a_malformed_card_is_refused_naming_the_file(tmp_path, text, message):
+    from atomsight.models import CardError, read_card
+
+    card = json.loads((models.SHIPPED / "graphene" / "model.json").read_text())
+    if text == "CARD without sampling":
+        del card["sampling"]
+    elif text == "CARD sampling NaN":
+        card["sampling"] = float("nan")
+    elif text == "CARD threshold Infinity":
+        card["detection"]["threshold"] = float("inf")
+    (tmp_path / "model.json").write_text(json.dumps(card) if text.startswith("CARD") else text)
+    with pytest.raises(CardError, match=rf"{tmp_path / 'model.json'}: .*{message}"):
+        read_card(tmp_path)

@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import imageio.v3 as iio
 import keras
@@ -70,15 +71,48 @@ def test_a_folder_and_a_file_are_predicted_in_one_run_with_the_model_loaded_once
     assert capsys.readouterr().out.count(" -> ") == 4
 
 
-def test_an_exported_folder_runs_its_saved_model_without_loading_the_keras_file(exported, monkeypatch):
+def test_an_exported_folder_runs_its_saved_model_only_when_trusted(exported, monkeypatch):
     card = json.loads((exported / "model.json").read_text())
     assert card["receptive_field"] == receptive_field(load_model(exported / "model.keras")) == 124
+    assert load_predictor(exported).identity["file"] == "model.keras"
 
     def no_keras_file(path):
         raise AssertionError(f"loaded {path}")
 
     monkeypatch.setattr(predictor_module, "load_model", no_keras_file)
-    assert load_predictor(exported).card["receptive_field"] == 124
+    trusted = load_predictor(exported, trust_saved_model=True)
+    assert trusted.card["receptive_field"] == 124 and trusted.identity["file"] == "saved_model"
+
+
+def test_a_changed_file_of_a_model_folder_is_refused_naming_it(exported, tmp_path):
+    import shutil
+
+    from atomsight.models import CardError
+
+    copy = shutil.copytree(exported, tmp_path / "graphene")
+    variables = sorted((copy / "saved_model").rglob("*.index"))[0]
+    variables.write_bytes(variables.read_bytes() + b"\0")
+    with pytest.raises(CardError, match=rf"{variables}: SHA-256 .* differs from"):
+        load_predictor(copy, trust_saved_model=True)
+    load_predictor(copy)  # its model.keras is still the one the card lists
+    (copy / "model.keras").write_bytes(b"not a network")
+    with pytest.raises(CardError, match=r"model.keras: SHA-256 .* differs from"):
+        load_predictor(copy)
+
+
+def test_a_folder_named_like_a_shipped_model_is_a_path_only_when_written_as_one(exported, tmp_path, monkeypatch):
+    import shutil
+
+    from atomsight.models import SHIPPED, resolve_model
+
+    shutil.copytree(exported, tmp_path / "graphene")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model("graphene") == SHIPPED / "graphene"
+    assert resolve_model("./graphene") == Path("graphene")
+    from atomsight.models import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError, match=r"model 'gold2': no shipped model"):
+        resolve_model("gold2")
 
 
 def test_a_float32_network_in_bfloat16_computes_its_probabilities_to_bfloat16_rounding(exported):

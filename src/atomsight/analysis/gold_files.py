@@ -40,7 +40,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-from ..detections import DetectionTable, read_table
+from ..detections import DetectionTable, check_distinct, read_table
 from ..detections.table import CLASS_PREFIX
 from ..io.atomic import atomic_path, write_csv_rows
 from .gold import GOLD_LATTICE_CONSTANT, GoldAnalysis, analyze_gold, atom_count, column_distances, column_heights
@@ -82,6 +82,7 @@ def analyze_gold_file(
     """
     path, out = Path(path), Path(out)
     columns = read_table(path)
+    check_distinct(columns)
     if not len(columns):
         raise ValueError(f"{path}: no columns (expected one row per atomic column with x_A, y_A)")
     analysis = analyze_gold(columns.xy, classes=columns.classes, cutoff=cutoff)

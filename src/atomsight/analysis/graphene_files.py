@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..detections import read_table
+from ..detections import check_distinct, read_table
 from ..io.atomic import atomic_path, write_csv_rows
 from .graphene import BOND_LENGTH, GrapheneAnalysis, analyze_graphene
 from .graphene_plots import plot_bond_lengths, plot_rings, plot_strain
@@ -59,6 +59,7 @@ def analyze_graphene_file(
     """
     path, out = Path(path), Path(out)
     positions = read_table(path)
+    check_distinct(positions)
     if not len(positions):
         raise ValueError(f"{path}: no atoms (expected one row per atom with x_A, y_A)")
     analysis = analyze_graphene(positions.xy, sigma=positions.sigma, cutoff=cutoff, bond_length=bond_length,

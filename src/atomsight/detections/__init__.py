@@ -12,6 +12,7 @@ from .table import (
     Detections,
     DetectionTable,
     Spread,
+    check_distinct,
     read_table,
     sidecar,
     sidecar_path,
@@ -22,5 +23,6 @@ from .table import (
 
 __all__ = [
     "COLUMNS", "KEYS", "METHODS", "SPREAD_COLUMNS", "DetectionSettings", "DetectionSettingsError", "DetectionTable",
-    "Detections", "Spread", "read_table", "sidecar", "sidecar_path", "table_header", "table_rows", "write_table",
+    "Detections", "Spread", "check_distinct", "read_table", "sidecar", "sidecar_path", "table_header", "table_rows",
+    "write_table",
 ]

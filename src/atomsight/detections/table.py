@@ -311,3 +311,28 @@ def _columns(path: Path, rows: list[dict[str, str]], names: Sequence[str], *, un
 def _number(value: float) -> str:
     """A spread for the CSV: 4 decimals, empty when unknown (NaN)."""
     return "" if not np.isfinite(value) else f"{value:.4f}"
+
+
+DUPLICATE_DISTANCE = 0.05
+"""Two rows of a table closer than this are one object found twice [Å]: atoms and columns lie 1 Å apart or more."""
+
+
+def check_distinct(table: DetectionTable, *, min_distance: float = DUPLICATE_DISTANCE) -> None:
+    """Refuse a table that holds one position twice (e.g. two tables concatenated), naming the file and the rows.
+
+    Raises
+    ------
+    ValueError
+        If two rows lie closer than ``min_distance`` [Å]; the message gives how many pairs and the first.
+    """
+    from scipy.spatial import cKDTree
+
+    pairs = sorted(cKDTree(table.xy).query_pairs(min_distance)) if len(table.xy) > 1 else []
+    if pairs:
+        i, j = pairs[0]
+        raise ValueError(
+            f"{table.path}: rows {i} and {j} (counting from 0) lie {np.linalg.norm(table.xy[i] - table.xy[j]):.3f} Å"
+            f" apart, {len(pairs)} pair(s) closer than {min_distance:g} Å: each atom or column is expected once"
+            " (was a table written twice into one file?)"
+        )
+

@@ -57,8 +57,8 @@ def read_card(folder: str | Path) -> dict[str, Any]:
     ------
     CardError
         Naming the card, if it cannot be read, is not a JSON object, lacks a field of
-        :data:`REQUIRED` or has one of the wrong type, or holds a sampling or energy that
-        is not a positive finite number.
+        :data:`REQUIRED` or has one of the wrong type, holds a sampling or energy that is
+        not a positive finite number, or a non-finite normalisation or detection setting.
     """
     path = Path(folder) / CARD
     try:
@@ -80,6 +80,11 @@ def read_card(folder: str | Path) -> dict[str, Any]:
     for key in ("sampling", "energy"):
         if not (math.isfinite(card[key]) and card[key] > 0):
             raise CardError(f"{path}: {key} is {card[key]!r}, expected a positive finite number")
+    for key in ("normalization_sigma_pixels", *(f"detection.{k}" for k in card["detection"])):
+        section, _, name = key.rpartition(".")
+        value = (card[section] if section else card).get(name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CardError(f"{path}: {key} is {value!r}, expected a finite number")
     if card["input_channels"] < 1 or len(card["classes"]) < 2:
         raise CardError(f"{path}: expected at least 1 input channel and 2 classes (background first), got"
                         f" {card['input_channels']} and {card['classes']}")

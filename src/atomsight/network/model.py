@@ -220,7 +220,8 @@ def load_model(path: str | Path) -> keras.Model:
     The network is not compiled (its optimiser and loss are not restored: a third less
     loading time); training continues from its own backup, not from this.
     """
-    return keras.models.load_model(path, custom_objects={"BilinearUpsampling": BilinearUpsampling}, compile=False)
+    return keras.models.load_model(path, custom_objects={"BilinearUpsampling": BilinearUpsampling}, compile=False,
+                                   safe_mode=True)  # a .keras file runs no Python code (a Lambda layer is refused)
 
 
 HEAD = ("scores", "probabilities")

@@ -70,8 +70,9 @@ class Predictor:
     settings : DetectionSettings
         The card's detection settings (:meth:`atomsight.detections.DetectionSettings.from_card`).
     identity : mapping
-        Which model this is, for the results' sidecars: ``name``, ``folder`` and ``sha256``
-        of its network file.
+        Which model this is, for the results' sidecars: ``name``, ``folder``, the ``file``
+        that was loaded (``model.keras`` or ``saved_model``) and the ``sha256`` of
+        ``model.keras``.
     """
 
     normalize: Callable[[np.ndarray], np.ndarray]
@@ -132,7 +133,7 @@ class Predictor:
                              multiple=self.card["size_multiple"])
 
 
-def load_predictor(model: str | Path, *, precision: str | None = None) -> Predictor:
+def load_predictor(model: str | Path, *, precision: str | None = None, trust_saved_model: bool = False) -> Predictor:
     """Load a model, by a shipped model's name or a model folder's path, as a :class:`Predictor`.
 
     Parameters
@@ -140,14 +141,19 @@ def load_predictor(model: str | Path, *, precision: str | None = None) -> Predic
     model : str or pathlib.Path
         A shipped model's name (``atomsight models`` lists them) or a model folder: an
         exported one (``results/models/<system>``: SavedModel, ``model.keras``, card) or a
-        released one (``model.keras`` and card, as the shipped models are; its card's
-        SHA-256 of ``model.keras`` is checked).
+        released one (``model.keras`` and card, as the shipped models are). The files
+        loaded are checked against the SHA-256 its card lists. The network is its
+        ``model.keras``, loaded under Keras' safe mode (no Python code of the file runs).
     precision : {None, "float32", "mixed_bfloat16"}
         None: the network as trained (its training precision). Otherwise the folder's
         ``model.keras`` computing in this Keras dtype policy
         (:func:`atomsight.network.model.with_precision`), e.g. a float32 network in
         bfloat16, 1.4 times as fast on a CPU with AVX-512 BF16 for a few detections
         changed near the threshold (BENCHMARKS.md).
+    trust_saved_model : bool
+        Run the folder's SavedModel instead. A SavedModel is a TensorFlow graph, which may
+        read and write files and run any TensorFlow operation: only for a folder one made
+        oneself or trusts; ignored with ``precision``.
 
     Returns
     -------
@@ -160,13 +166,15 @@ def load_predictor(model: str | Path, *, precision: str | None = None) -> Predic
         If ``model`` is neither a model folder nor a shipped name.
     """
     folder = resolve_model(model)
-    exported = (folder / SAVED_MODEL).exists()
-    saved, card = load_exported(folder) if exported else (None, verify_model(folder))
-    # The Keras network is needed to run a released folder, or another precision.
-    network = None
-    if not exported or precision is not None:
-        network = load_model(folder / WEIGHTS)
-    if exported and precision is None:
+    exported = trust_saved_model and precision is None
+    if exported and not (folder / SAVED_MODEL).is_dir():
+        raise FileNotFoundError(f"{folder / SAVED_MODEL}: no SavedModel to trust (the model folder holds"
+                                f" {', '.join(sorted(p.name for p in folder.iterdir()))})")
+    card = verify_model(folder, saved_model=exported)
+    saved = load_exported(folder)[0] if exported else None
+    network = None if exported else load_model(folder / WEIGHTS)
+    loaded = SAVED_MODEL if exported else WEIGHTS
+    if exported:
         def forward(images: tf.Tensor) -> tf.Tensor:
             assert saved is not None
             return saved.probabilities(images)  # refers to ``saved``: its endpoints alone do not keep its variables
@@ -188,7 +196,7 @@ def load_predictor(model: str | Path, *, precision: str | None = None) -> Predic
 
     return Predictor(normalize=normalize, probabilities=probabilities, card=card,
                      settings=DetectionSettings.from_card(card, source=str(folder / CARD)),
-                     identity={"name": card.get("name", folder.name), "folder": str(folder),
+                     identity={"name": card.get("name", folder.name), "folder": str(folder), "file": loaded,
                                "sha256": file_sha256(folder / WEIGHTS)})
 
 
