@@ -39,3 +39,25 @@ def test_inputs_are_refused_before_tensorflow_loads(tmp_path):
     assert ran.stdout.split() == ["2", "False"]
     assert "coarse.npy: pixel size 2.49 Å differs from the model's training sampling" in ran.stderr
     assert "no.tif" in ran.stderr
+
+
+def test_an_output_that_is_a_file_is_refused_before_the_model_loads(tmp_path):
+    from atomsight.cli import main
+
+    (tmp_path / "taken").write_text("")
+    (tmp_path / "a.npy").write_bytes(b"")
+    for out in (tmp_path / "taken", tmp_path / "taken" / "sub"):
+        assert main(["predict", str(tmp_path / "a.npy"), "--model", "graphene", "--out", str(out)]) == 2
+
+
+def test_a_bug_prints_its_traceback_and_asks_for_a_report(monkeypatch, capsys):
+    from atomsight import cli
+
+    def broken(args):
+        raise KeyError("internal")
+
+    monkeypatch.setattr(cli, "_models", broken)
+    assert cli.main(["models"]) == 3
+    err = capsys.readouterr().err
+    assert "KeyError: 'internal'" in err and "internal error" in err and "please report it" in err
+

@@ -8,6 +8,7 @@ import math
 import os
 import sys
 import time
+import traceback
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,10 +70,12 @@ def _evaluate_grid(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from .io.atomic import check_output_folder
     from .models import resolve_model
     from .models.card import read_card
     from .network.preflight import check_inputs
 
+    check_output_folder(args.out)
     card = read_card(resolve_model(args.model))
     passed, refused = check_inputs(card, args.images, sampling=args.sampling)
     for refusal in refused:
@@ -122,9 +125,17 @@ def _summary_line(table: Path, seconds: float) -> str:
 
 def _track(args: argparse.Namespace) -> int:
     from .analysis.sequence import track_movies
+    from .io.atomic import check_output_folder
     from .io.movies import movie_files
+    from .models import resolve_model
+    from .models.card import read_card
+    from .network.preflight import check_image
 
+    check_output_folder(args.out)
+    card = read_card(resolve_model(args.model))
     files = movie_files(args.movies)
+    for path in files:
+        check_image(card, path, sampling=args.sampling)  # before the model loads
     movies = [files] if args.frames_from_files else files
     for path in track_movies(args.model, movies, sampling=args.sampling, out=args.out,
                              max_displacement=args.max_displacement, site_radius=args.site_radius, tile=args.tile):
@@ -376,9 +387,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its INFO and WARNING lines
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:  # what a user can cause: the message names the file, key or value
         print(f"atomsight {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"atomsight {args.command}: interrupted; the files written so far are complete", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - a bug: its traceback, and where to report it
+        traceback.print_exc()
+        print(f"atomsight {args.command}: internal error (atomsight {__version__}); please report it with the command"
+              " line and the traceback above", file=sys.stderr)
+        return 3
 
 
 def run() -> None:

@@ -56,7 +56,7 @@ def test_what_is_written_reads_back(tmp_path_factory, n, n_classes, spread):
         np.testing.assert_array_equal(table.count, np.arange(n) % 9)
     else:
         assert table.sigma is None and table.count is None
-    assert table.metadata == json.loads(json.dumps(metadata()))
+    assert table.metadata == {**json.loads(json.dumps(metadata())), "detections": n}
 
 
 def test_the_header_names_the_class_columns_only_for_several_classes(tmp_path):

@@ -208,3 +208,17 @@ def test_factor_one_returns_a_copy():
     resampled = resample(image, 1.0)
     np.testing.assert_array_equal(resampled, image)
     assert not np.shares_memory(resampled, image)
+
+
+def test_unreadable_inputs_are_named_not_tracebacks(tmp_path):
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}, None], dtype=object))
+    (tmp_path / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"junk" * 100)
+    np.save(tmp_path / "mask.npy", np.zeros((64, 64), bool))
+    for name, message in (("objects.npy", "cannot be read as NumPy array"), ("junk.png", "cannot be read as PNG"),
+                          ("mask.npy", "holds bool values, expected numbers")):
+        with pytest.raises(ValueError, match=rf"{name}: {message}"):
+            read_image(tmp_path / name)
+    wave = (np.ones((64, 64)) * (0.6 + 0.8j)).astype(np.complex64)
+    wave[10, 10] = 2.0
+    np.save(tmp_path / "wave.npy", wave)
+    np.testing.assert_allclose(read_image(tmp_path / "wave.npy")[10:12, 10, 0], [4.0, 1.0], rtol=1e-6)  # |psi|^2

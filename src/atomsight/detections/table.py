@@ -169,7 +169,7 @@ def table_rows(
 
 def write_table(
     path: str | Path, *, pixels: np.ndarray, detections: Detections, sampling: float, classes: Sequence[str],
-    metadata: Mapping[str, Any], spread: Spread | None = None,
+    metadata: Mapping[str, Any], spread: Spread | None = None, sidecar_file: str | Path | None = None,
 ) -> list[Path]:
     """Write a results table and its sidecar, each atomically (a temporary name, then a rename).
 
@@ -181,6 +181,9 @@ def write_table(
         As for :func:`table_rows`.
     metadata : mapping
         The sidecar (:func:`sidecar`).
+    sidecar_file : str or pathlib.Path, optional
+        Where to write the sidecar instead of :func:`sidecar_path` (a temporary of
+        :func:`atomsight.io.atomic.atomic_files`).
 
     Returns
     -------
@@ -190,8 +193,9 @@ def write_table(
     path = Path(path)
     write_csv_rows(path, table_header(classes, spread=spread is not None),
                    table_rows(pixels, detections, sampling=sampling, classes=classes, spread=spread))
-    write_json(sidecar_path(path), metadata)
-    return [path, sidecar_path(path)]
+    sidecar_file = Path(sidecar_file) if sidecar_file is not None else sidecar_path(path)
+    write_json(sidecar_file, {**metadata, "detections": len(pixels)})
+    return [path, sidecar_file]
 
 
 def sidecar(*, model: Mapping[str, Any], settings: Mapping[str, Any], image: Mapping[str, Any],

@@ -1,4 +1,9 @@
-"""Write a file or folder so that it appears only when complete: a temporary name beside it, then a rename."""
+"""Write a file or folder so that it appears only when complete: a temporary name beside it, then a rename.
+
+Several files that belong together (an image's table, sidecar, maps and overlay) are written
+to temporaries and renamed in one go by :func:`atomic_files`, with SIGINT and SIGTERM held
+until the last is in place.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import csv
 import json
 import os
 import shutil
+import signal
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +64,64 @@ def atomic_path(path: str | Path, *, suffix: str = "") -> Iterator[Path]:
     finally:
         if tmp.exists():
             _remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_files(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
+    """Yield a temporary path for each of ``paths``; at the end of the block they replace their targets together.
+
+    The temporaries keep their target's extension (for writers that check it). When the
+    block ends without error they are renamed onto their targets in order, with SIGINT and
+    SIGTERM held until all are in place, so that an interrupted run leaves every old file or
+    every new one (a signal that came meanwhile takes effect just after). On an error the
+    temporaries are removed and the targets left as they were.
+    """
+    targets = [Path(p) for p in paths]
+    tmps = [temporary_name(target, target.suffix) for target in targets]
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield tmps
+        with _signals_held():
+            for tmp, target in zip(tmps, targets):
+                os.replace(tmp, target)
+    finally:
+        for tmp in tmps:
+            if tmp.exists():
+                _remove(tmp)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for the block (in the main thread, where Python handles signals)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def check_output_folder(path: str | Path) -> Path:
+    """Check that an output folder can be written, without creating it; return it.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is a file, lies under a file, or its nearest existing folder is not
+        writable; the message names the path.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: is a file, expected a folder for the results (or a path to create one at)")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{path}: lies under the file {existing}, expected a folder for the results")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{path}: {existing} is not writable, so the results cannot be written there")
+    return path
 
 
 def write_csv_rows(path: str | Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:

@@ -10,6 +10,7 @@ position ``p`` [pixels] is at ``p * factor`` in the resampled image, and a posit
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -70,7 +71,21 @@ def file_sampling(path: str | Path) -> float | None:
 
 def frame_count(path: str | Path) -> int:
     """Return the number of frames of an image file, without reading them."""
-    return format_of(path).frames(check_exists(path))[0]
+    image_format = format_of(path)
+    with _named_errors(path, image_format.name):
+        return image_format.frames(check_exists(path))[0]
+
+
+@contextlib.contextmanager
+def _named_errors(path: str | Path, format_name: str) -> Iterator[None]:
+    """Turn a reader's error that does not name the file (a corrupt file, an object array) into one that does."""
+    try:
+        yield
+    except (ValueError, OSError, TypeError, SyntaxError) as error:
+        if str(path) in str(error) or isinstance(error, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: cannot be read as {format_name} ({type(error).__name__}: {error}); is the file"
+                         " truncated or corrupt?") from None
 
 
 def frame_problem(frame: np.ndarray, shape: tuple[int, ...] | None = None) -> str | None:
@@ -106,7 +121,9 @@ def read_frames(path: str | Path) -> Iterator[tuple[int, np.ndarray]]:
         If no frame is usable, naming the file.
     """
     path = check_exists(path)
-    count, read = format_of(path).frames(path)
+    image_format = format_of(path)
+    with _named_errors(path, image_format.name):
+        count, read = image_format.frames(path)
     usable, shape = 0, None
     problem: str | None
     for index in range(count):
@@ -163,7 +180,13 @@ def read_image(path: str | Path, *, channels: int = 1) -> np.ndarray:
     if channels < 1:
         raise ValueError(f"{path}: channels must be at least 1, got {channels}")
     image_format = format_of(path)
-    array, colour = image_format.read(check_exists(path))
+    with _named_errors(path, image_format.name):
+        array, colour = image_format.read(check_exists(path))
+    array = np.asarray(array)
+    if array.dtype.kind not in "uifc":
+        raise ValueError(f"{path}: holds {array.dtype} values, expected numbers (intensities)")
+    if array.dtype.kind == "c":  # an exit wave: its intensity, as for complex data in microscope files
+        array = array.real**2 + array.imag**2
     if colour and array.shape[-1] in (2, 3, 4):
         if channels != 1:
             raise ValueError(f"{path}: a colour image of shape {array.shape} holds one image, expected a focal series"

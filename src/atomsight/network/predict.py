@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..detections import sidecar, write_table
-from ..io.atomic import atomic_path
+from ..detections import sidecar, sidecar_path, write_table
+from ..io.atomic import atomic_files
 from ..io.images import frame_count, image_files, read_frames, read_image
 from ..io.microscope_files import resolve_sampling
 from ..io.series import FocalSeries, read_series
-from ..models.card import series_frames
+from ..models.card import file_sha256, series_frames
 from .overlay import plot_overlay
 from .predictor import Predictor, load_predictor
 from .preflight import check_image
@@ -185,11 +185,14 @@ def _predict_image(
     probabilities, detections, pixels, spread = predictor.find(image, sampling=sampling, tile=tile, augment=augment)
     metadata = sidecar(model=predictor.identity, settings=predictor.settings.to_card(), image=image_info,
                        version=__version__)
-    out.mkdir(parents=True, exist_ok=True)  # only now: nothing is left for an image that could not be read
-    table, _ = write_table(out / f"{stem}.csv", pixels=pixels + np.asarray(origin), detections=detections,
-                           sampling=sampling, classes=predictor.classes, spread=spread, metadata=metadata)
-    with atomic_path(out / f"{stem}_probabilities.npy", suffix=".npy") as tmp:
-        np.save(tmp, probabilities)
-    with atomic_path(out / f"{stem}_overlay.png", suffix=".png") as tmp:
-        plot_overlay(tmp, image, pixels, detections, sampling=sampling, classes=predictor.classes)
+    table = out / f"{stem}.csv"
+    maps, overlay = out / f"{stem}_probabilities.npy", out / f"{stem}_overlay.png"
+    # the folder only now, so nothing is left for an image that could not be read; the four files replace the
+    # previous run's together, the table last
+    with atomic_files([maps, overlay, sidecar_path(table), table]) as (maps_tmp, overlay_tmp, sidecar_tmp, table_tmp):
+        np.save(maps_tmp, probabilities)
+        plot_overlay(overlay_tmp, image, pixels, detections, sampling=sampling, classes=predictor.classes)
+        metadata["files"] = {maps.name: file_sha256(maps_tmp), overlay.name: file_sha256(overlay_tmp)}
+        write_table(table_tmp, pixels=pixels + np.asarray(origin), detections=detections, sampling=sampling,
+                    classes=predictor.classes, spread=spread, metadata=metadata, sidecar_file=sidecar_tmp)
     return table
