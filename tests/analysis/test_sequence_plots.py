@@ -41,3 +41,18 @@ def test_the_overlay_holds_only_shrunk_frames(tmp_path):
     peak = {n: peak_gif_memory(tmp_path / f"{n}.gif", n, side) for n in (4, 20)}
     # Each extra frame is held shrunk 16 times (float32 grey and uint8 RGB: 1/16 + 3/64 of a frame), never whole.
     assert peak[20] - peak[4] < 16 * frame_bytes / 4
+
+
+def test_the_overlay_frames_say_their_number_and_carry_a_scale_bar(tmp_path):
+    frames = [np.zeros((GIF_SIDE, GIF_SIDE), np.float32) + k for k in (0.0, 0.5)]  # dark, even frames
+    write_overlay_gif(tmp_path / "o.gif", frames, [np.zeros((0, 2))] * 2, labels=["frame 7", "frame 9"],
+                      sampling=0.1)
+    gif = iio.imread(tmp_path / "o.gif")[..., :3].astype(int)
+    text = np.all(np.abs(gif - (255, 230, 0)) < 40, axis=-1)  # the yellow label
+    assert text[:, :16, :80].any(axis=(1, 2)).all() and not text[:, 16:, :].any()
+    bar = np.all(gif[:, GIF_SIDE - 8:GIF_SIDE - 5, :] > 200, axis=-1)  # the white bar's rows
+    # the frames are 0.1 * GIF_SIDE Å wide: a bar of the round length below a fifth of that
+    from atomsight.core.scale_bar import scale_bar_length
+
+    expected = round(scale_bar_length(0.1 * GIF_SIDE) / 0.1)
+    assert abs(bar[0].any(axis=0).sum() - (expected + 1)) <= 1

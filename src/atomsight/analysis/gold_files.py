@@ -38,8 +38,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
+from ..core.scale_bar import add_scale_bar
 from ..detections import DetectionTable, check_distinct, read_table
 from ..detections.table import CLASS_PREFIX
 from ..io.atomic import atomic_path, write_csv_rows
@@ -201,7 +201,8 @@ def _decorate(ax: plt.Axes, analysis: GoldAnalysis) -> None:
         ax.invert_yaxis()
     ax.set_xlabel("y [Å]")
     ax.set_ylabel("x [Å]")
-    ax.add_artist(AnchoredSizeBar(ax.transData, 10.0, "1 nm", "lower right", frameon=False, size_vertical=0.15))
+    add_scale_bar(ax, float(np.ptp(analysis.positions[:, 1])) + 2.0 if len(analysis.positions) else 10.0,
+                  location="lower right", color="black")
 
 
 def plot_heights(

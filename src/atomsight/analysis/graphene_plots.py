@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.patches import Patch
-from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
+from ..core.scale_bar import add_scale_bar
 from .graphene import BOND_LENGTH, GrapheneAnalysis
 
 RING_COLOURS = {4: "tab:purple", 5: "tab:blue", 6: "0.88", 7: "tab:red", 8: "tab:orange", 9: "tab:green"}
@@ -84,9 +84,7 @@ def _map_axes(analysis: GrapheneAnalysis, title: str) -> tuple[plt.Figure, plt.A
     ax.set_aspect("equal")
     ax.set_axis_off()
     ax.set_title(title)
-    bar = _scale_bar_length(extent[1])
-    label = f"{bar / 10:g} nm" if bar >= 10 else f"{bar:g} Å"
-    ax.add_artist(AnchoredSizeBar(ax.transData, bar, label, "lower right", frameon=True, size_vertical=bar / 25))
+    add_scale_bar(ax, extent[1], location="lower right", color="black", frameon=True)
     return fig, ax
 
 
@@ -94,10 +92,3 @@ def _draw_bonds(ax: plt.Axes, analysis: GrapheneAnalysis, *, colour: str) -> Non
     """Draw the bonds as lines, (y, x) on the axes."""
     segments = analysis.positions[analysis.bonds][:, :, ::-1]
     ax.add_collection(LineCollection(segments, colors=colour, linewidths=0.7))
-
-
-def _scale_bar_length(width: float) -> float:
-    """Return the longest of 1, 2, 5, 10, 20, 50, ... Å that fits in a fifth of ``width`` [Å] (at least 1 Å)."""
-    candidates = np.outer(10.0 ** np.arange(0, 5), [1, 2, 5]).ravel()
-    fitting = candidates[candidates <= width / 5]
-    return float(fitting.max()) if len(fitting) else 1.0

@@ -7,7 +7,9 @@ movie ``<name>``:
 
 * ``<name>_drift.csv``: frame, drift_x_A, drift_y_A (where frame 0's features appear in the frame [Å]);
 * ``<name>_tracks.csv``: track, frame, x_A, y_A (drift-corrected: on frame 0's grid [Å]);
-* ``<name>_sites.csv``: site, x_A, y_A, occupancy, event_rate, observed_frames;
+* ``<name>_sites.csv``: site, x_A, y_A, occupancy, event_rate, observed_frames (occupancy is
+  empty for a site never inside a frame's margin, observed_frames 0, and event_rate for one never
+  inside two consecutive frames: there is nothing to count them over);
 * ``<name>_events.csv``: site, frame, kind (vacated or filled), x_A, y_A;
 * ``<name>_occupancy.png``, ``<name>_events.png``, ``<name>_drift.png`` and
   ``<name>_overlay.gif`` (detections on the registered frames).
@@ -143,6 +145,11 @@ def write_sequence(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], *, 
     return [*_write_tables(analysis, out=out, name=name), *_write_figures(analysis, frames, out=out, name=name)]
 
 
+def _fraction(value: float) -> str:
+    """A fraction for a CSV: four decimals, empty where there was nothing to count it over (nan)."""
+    return "" if np.isnan(value) else f"{value:.4f}"
+
+
 def _write_tables(analysis: SequenceAnalysis, *, out: Path, name: str) -> list[Path]:
     """Write the drift, tracks, sites and events CSV files; positions in Å, frames numbered as in the movie."""
     number, sampling, tracks, sites = analysis.frames, analysis.sampling, analysis.tracks, analysis.sites
@@ -156,7 +163,7 @@ def _write_tables(analysis: SequenceAnalysis, *, out: Path, name: str) -> list[P
                    [(t, number[k], f"{x:.4f}", f"{y:.4f}")
                     for t, k, (x, y) in zip(tracks.track, tracks.frame, tracks.positions)]),
         write_csv_rows(out / f"{name}_sites.csv", ("site", "x_A", "y_A", "occupancy", "event_rate", "observed_frames"),
-                   [(i, f"{x:.4f}", f"{y:.4f}", f"{occupancy:.4f}", f"{rate:.4f}", observed)
+                   [(i, f"{x:.4f}", f"{y:.4f}", _fraction(occupancy), _fraction(rate), observed)
                     for i, ((x, y), occupancy, rate, observed) in enumerate(site_rows)]),
         write_csv_rows(out / f"{name}_events.csv", ("site", "frame", "kind", "x_A", "y_A"),
                    [(i, number[k], EVENT_KINDS[c], f"{sites.positions[i, 0]:.4f}", f"{sites.positions[i, 1]:.4f}")
@@ -191,7 +198,8 @@ def _write_figures(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], *, 
         plot_drift(out / f"{name}_drift.png", analysis.frames, analysis.drift, sampling=sampling,
                    title=f"{name}: drift, {span}"),
         write_overlay_gif(out / f"{name}_overlay.gif", registered,
-                          [tracks.positions[tracks.frame == k] / sampling for k in shown]),
+                          [tracks.positions[tracks.frame == k] / sampling for k in shown],
+                          labels=[f"frame {analysis.frames[k]}" for k in shown], sampling=sampling),
     ]
 
 

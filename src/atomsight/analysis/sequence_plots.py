@@ -16,10 +16,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from skimage.draw import circle_perimeter
 from skimage.transform import resize
 
+from ..core.scale_bar import add_scale_bar, scale_bar_length
 from ..io.atomic import atomic_path
 
 GIF_SIDE = 256
@@ -94,7 +94,10 @@ def plot_drift(path: Path, frames: np.ndarray, drift: np.ndarray, *, sampling: f
     return _save(fig, path)
 
 
-def write_overlay_gif(path: Path, frames: Iterable[np.ndarray], pixels: Sequence[np.ndarray]) -> Path:
+def write_overlay_gif(
+    path: Path, frames: Iterable[np.ndarray], pixels: Sequence[np.ndarray], *, labels: Sequence[str] | None = None,
+    sampling: float | None = None,
+) -> Path:
     """Write the registered frames with their detections as rings, as an animated GIF, atomically.
 
     Each frame is shrunk to at most :data:`GIF_SIDE` pixels a side as it arrives, so only
@@ -108,13 +111,19 @@ def write_overlay_gif(path: Path, frames: Iterable[np.ndarray], pixels: Sequence
         Registered frames (H, W), on frame 0's grid, one for each entry of ``pixels``.
     pixels : sequence of numpy.ndarray
         Drift-corrected detections (row, col) of each frame [pixels], shapes (n_k, 2).
+    labels : sequence of str, optional
+        Written at the top left of each frame (its number in the movie).
+    sampling : float, optional
+        Pixel size of the frames [Å/pixel]: a scale bar at the bottom left
+        (:func:`atomsight.core.scale_bar.scale_bar_length`).
     """
-    shrunk, scale = [], 1.0
+    shrunk, scale, width = [], 1.0, 0
     for frame in frames:
+        width = frame.shape[1]
         scale = min(1.0, GIF_SIDE / max(frame.shape))
         shrunk.append(resize(frame, np.round(np.multiply(frame.shape, scale))).astype(np.float32))
     low, high = np.percentile(np.stack(shrunk), [0.5, 99.5])
-    movie = []
+    movie: list[np.ndarray] = []
     for grey, found in zip(shrunk, pixels):
         grey = np.clip((grey - low) / max(high - low, 1e-12), 0, 1)
         rgb = np.repeat((grey * 255).astype(np.uint8)[..., None], 3, axis=2)
@@ -122,10 +131,29 @@ def write_overlay_gif(path: Path, frames: Iterable[np.ndarray], pixels: Sequence
         for row, col in np.rint(np.asarray(found).reshape(-1, 2) * scale).astype(int):
             rr, cc = circle_perimeter(row, col, radius, shape=grey.shape)
             rgb[rr, cc] = (255, 64, 160)
-        movie.append(rgb)
+        label = None if labels is None else labels[len(movie)]
+        movie.append(_annotated(rgb, label, None if sampling is None else (width * sampling, sampling / scale)))
     with atomic_path(path, suffix=".gif") as tmp:
         iio.imwrite(tmp, np.stack(movie), extension=".gif", duration=GIF_FRAME_SECONDS * 1000, loop=0)
     return path
+
+
+def _annotated(rgb: np.ndarray, label: str | None, field: tuple[float, float] | None) -> np.ndarray:
+    """Write ``label`` at a GIF frame's top left and, for ``field`` = (width [Å], Å per pixel), a scale bar."""
+    if label is None and field is None:
+        return rgb
+    from PIL import Image, ImageDraw  # Pillow, which imageio writes GIFs with
+
+    image = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(image)
+    if label is not None:
+        draw.text((4, 2), label, fill=(255, 230, 0))
+    if field is not None:
+        length = scale_bar_length(field[0])
+        bar, bottom = max(1, round(length / field[1])), rgb.shape[0] - 6
+        draw.rectangle((4, bottom - 2, 4 + bar, bottom), fill=(255, 255, 255))
+        draw.text((4, bottom - 14), f"{length / 10:g} nm" if length >= 10 else f"{length:g} Å", fill=(255, 255, 255))
+    return np.asarray(image)
 
 
 def _show(ax: plt.Axes, image: np.ndarray, sampling: float) -> None:
@@ -133,18 +161,9 @@ def _show(ax: plt.Axes, image: np.ndarray, sampling: float) -> None:
     low, high = np.percentile(image, [0.5, 99.5])
     extent = (-0.5 * sampling, (image.shape[1] - 0.5) * sampling, (image.shape[0] - 0.5) * sampling, -0.5 * sampling)
     ax.imshow(image, cmap="gray", vmin=low, vmax=high, extent=extent)
-    length = _nice_length(0.2 * image.shape[1] * sampling)
-    bar_label = f"{length / 10:g} nm" if length >= 10 else f"{length:g} Å"
-    ax.add_artist(AnchoredSizeBar(ax.transData, length, bar_label, "lower left", pad=0.5, color="white",
-                                  frameon=False, size_vertical=0.01 * image.shape[0] * sampling))
+    add_scale_bar(ax, image.shape[1] * sampling)
     ax.set_xlabel("y [Å]")
     ax.set_ylabel("x [Å]")
-
-
-def _nice_length(target: float) -> float:
-    """Return the largest 1, 2 or 5 times a power of ten not above ``target`` [Å]."""
-    power = 10 ** np.floor(np.log10(target))
-    return float(max(step * power for step in (1, 2, 5) if step * power <= target))
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:

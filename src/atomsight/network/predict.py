@@ -191,7 +191,7 @@ def _predict_image(
     # previous run's together, the table last
     with atomic_files([maps, overlay, sidecar_path(table), table]) as (maps_tmp, overlay_tmp, sidecar_tmp, table_tmp):
         np.save(maps_tmp, probabilities)
-        plot_overlay(overlay_tmp, image, pixels, detections, sampling=sampling, classes=predictor.classes)
+        plot_overlay(overlay_tmp, image, pixels, detections, sampling=sampling, classes=predictor.classes, title=stem)
         metadata["files"] = {maps.name: file_sha256(maps_tmp), overlay.name: file_sha256(overlay_tmp)}
         write_table(table_tmp, pixels=pixels + np.asarray(origin), detections=detections, sampling=sampling,
                     classes=predictor.classes, spread=spread, metadata=metadata, sidecar_file=sidecar_tmp)
