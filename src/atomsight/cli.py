@@ -126,17 +126,20 @@ def _summary_line(table: Path, seconds: float) -> str:
 def _track(args: argparse.Namespace) -> int:
     from .analysis.sequence import track_movies
     from .io.atomic import check_output_folder
-    from .io.movies import movie_files
+    from .io.movies import check_movie_path, movie_files
     from .models import resolve_model
     from .models.card import read_card
     from .network.preflight import check_image
 
     check_output_folder(args.out)
-    card = read_card(resolve_model(args.model))
     files = movie_files(args.movies)
-    for path in files:
-        check_image(card, path, sampling=args.sampling)  # before the model loads
     movies = [files] if args.frames_from_files else files
+    firsts = [movie[0] if isinstance(movie, list) else movie for movie in movies]
+    for path in firsts:
+        check_movie_path(Path(path))
+    card = read_card(resolve_model(args.model))
+    for path in firsts:  # before the model loads; the frames' own problems are the movie reader's to report
+        check_image(card, Path(path), sampling=args.sampling)
     for path in track_movies(args.model, movies, sampling=args.sampling, out=args.out,
                              max_displacement=args.max_displacement, site_radius=args.site_radius, tile=args.tile):
         print(f"wrote {path}")

@@ -98,7 +98,7 @@ def test_atomsight_track_skips_an_empty_frame_and_numbers_frames_as_in_the_movie
     frames = np.stack(gold_movie.frames)
     np.save(tmp_path / "movie.npy", np.insert(frames, 4, 0.0, axis=0))  # a dropped camera frame as frame 4
     with pytest.warns(UserWarning, match=r"movie.npy frame 4: constant"):
-        status = main(["track", "--model", "model", str(tmp_path / "movie.npy"), "--sampling", str(gold_movie.sampling),
+        status = main(["track", "--model", "gold", str(tmp_path / "movie.npy"), "--sampling", str(gold_movie.sampling),
                        "--out", str(tmp_path / "out")])
     assert status == 0
     assert capsys.readouterr().out.count("wrote") == 8
@@ -134,7 +134,7 @@ def test_atomsight_track_reads_an_emd_movie_with_its_calibration(gold_movie, tmp
     path = tmp_path / "movie.emd"
     emd.file_writer(str(path), emd_signal(np.stack(gold_movie.frames), nm_per_pixel=gold_movie.sampling / 10))
     # no --sampling: the file's
-    assert main(["track", "--model", "model", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert main(["track", "--model", "gold", str(path), "--out", str(tmp_path / "out")]) == 0
     drift = read_csv(tmp_path / "out" / "movie_drift.csv")
     # The drift in Å is the drift in pixels times the pixel size read from the file: recovered within the issue's
     # 0.1 pixel only if that pixel size is the written 0.012 nm.
@@ -160,7 +160,7 @@ def test_a_movie_of_one_file_a_frame_skips_odd_sized_recalibrated_and_truncated_
     truncated = (folder / "frame_0009.emd").read_bytes()
     (folder / "frame_0010.emd").write_bytes(truncated[:len(truncated) // 2])  # movie frame 10: cut in half
     with pytest.warns(UserWarning) as caught:
-        status = main(["track", "--model", "model", str(folder / "*.emd"), "--frames-from-files",
+        status = main(["track", "--model", "gold", str(folder / "*.emd"), "--frames-from-files",
                        "--out", str(tmp_path / "out")])
     assert status == 0
     messages = [str(w.message) for w in caught]
@@ -181,5 +181,5 @@ def test_a_movie_without_calibration_needs_sampling(tmp_path, monkeypatch, capsy
     monkeypatch.setattr("atomsight.network.predictor.load_predictor",
                         lambda folder: stub_movie_predictor(make_predictor, 0.1, []))
     np.save(tmp_path / "movie.npy", np.random.default_rng(0).normal(size=(3, 20, 20)))
-    assert main(["track", "--model", "model", str(tmp_path / "movie.npy"), "--out", str(tmp_path)]) == 2
+    assert main(["track", "--model", "gold", str(tmp_path / "movie.npy"), "--out", str(tmp_path)]) == 2
     assert "movie.npy: the file holds no pixel size" in capsys.readouterr().err
