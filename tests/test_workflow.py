@@ -116,6 +116,10 @@ def test_training_never_reads_the_test_split_and_evaluation_reads_only_it(tmp_pa
     splits = {rule: set(re.findall(r"exitwaves/graphene/(\w+)/shard", inputs[rule]))
               for rule in ("train_model", "evaluate_model")}
     assert splits == {"train_model": {"train", "validation"}, "evaluate_model": {"test"}}
+    # a counting system's evaluation also fits the classical counter on the train split
+    result = snakemake(tmp_path, "--dry-run", "results/eval/gold/metrics.json")
+    inputs = dict(re.findall(r"^rule (\w+):\n    input: ([^\n]*)", result.stdout, flags=re.M))
+    assert set(re.findall(r"exitwaves/gold/(\w+)/shard", inputs["evaluate_model"])) == {"test", "train"}
 
 
 @pytest.mark.parametrize("device", ["cpu", "gpu", "auto"])

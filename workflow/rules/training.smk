@@ -27,7 +27,12 @@ rule evaluate_model:
         model=LAYOUT.training("{system}", "model.keras"),
         test=lambda wildcards: shard_stores(wildcards.system, "test"),
         structures=LAYOUT.structures("{system}", "test"),
-        train=lambda wildcards: shard_stores(wildcards.system, "train"),  # a counting model's classical counter
+        # a counting model's classical counter is fitted on the train split; nothing else is read from it
+        train=lambda wildcards: (
+            shard_stores(wildcards.system, "train")
+            if config["systems"][wildcards.system]["labels"]["classes"] == "heights"
+            else []
+        ),
     output:
         metrics=LAYOUT.evaluation("{system}", "metrics.json"),
         f1=report(
