@@ -172,6 +172,7 @@ def evaluate_predictor(
     indices = [int(source.roots[s]["index"][j]) for s, j in source.locations]
     environments = _environments(system, structures, indices)
     tilts = _tilts(structures, indices) if heights else None
+    fit_baseline = _counting_baseline_fitter(system, train_stores) if heights and train_stores else None
     waves, labels = source.read_all()
     repeats = settings_eval["images_per_structure"]
     jobs = [(i, r) for i in range(len(source)) for r in range(repeats)]
@@ -216,8 +217,8 @@ def evaluate_predictor(
         entry = {"dose": dose, **scores_with_intervals(per_structure, settings_eval)}
         if heights:
             entry.update(counting_scores(*matched_heights, image_tilts, max_height=system["labels"]["max_height"]))
-            if train_stores:
-                baseline = _fit_counting_baseline(system, train_stores, dose)
+            if fit_baseline is not None:
+                baseline = fit_baseline(dose)
                 counted = count_with_baseline(baseline, images, [c[0] for c in columns_in_view],
                                               samplings=[c[2] for c in columns_in_view])
                 entry["baseline_count_errors"] = count_errors(np.concatenate([c[1] for c in columns_in_view]),
@@ -237,10 +238,14 @@ def evaluate_predictor(
     return results
 
 
-def _fit_counting_baseline(
-    system: Mapping[str, Any], train_stores: Sequence[str | Path], dose: float
-) -> LinearDiscriminant:
-    """Fit the classical counter on images of training structures at ``dose`` (their columns' true heights)."""
+def _counting_baseline_fitter(
+    system: Mapping[str, Any], train_stores: Sequence[str | Path]
+) -> Callable[[float], LinearDiscriminant]:
+    """Return ``fit(dose)``: the classical counter fitted on images of training structures at ``dose``.
+
+    The structures, their microscopes and the columns in view are read and drawn once; each
+    dose only renders the images again and fits.
+    """
     settings_eval = system["evaluation"]
     source = SpectraSource(train_stores, system)
     microscope = source.microscope()
@@ -249,19 +254,28 @@ def _fit_counting_baseline(
     waves = tf.constant(np.stack([source.read(i)[0] for i in chosen]))
     base = [draw(tf.constant([settings_eval["seed"] + BASELINE_SEED, i], tf.int64), source.settings, extent)
             for i in chosen]
-    params = stack_parameters([{**p, "dose": tf.constant(dose, tf.float32), "dihedral": tf.constant(0)} for p in base])
-    images = microscope.images(waves, params).numpy()
-    features, true_heights = [], []
-    for k, i in enumerate(chosen):
+    samplings, columns, true_heights = [], [], []
+    for i, params in zip(chosen, base):
         truth = read_ground_truth(source.roots[source.locations[i][0]], source.locations[i][1])
-        sampling = float(params["sampling"][k])
-        shift = np.array([float(params["shift_x"][k]), float(params["shift_y"][k])])
+        sampling = float(params["sampling"])
+        shift = np.array([float(params["shift_x"]), float(params["shift_y"])])
         where, owners = visible_positions(truth.positions, shift=shift, sampling=sampling,
                                           size=source.settings.image_size, extent=source.grid.extent,
                                           margin=settings_eval["margin"] / sampling)
-        features.append(column_features(images[k], where, sampling=sampling))
+        samplings.append(sampling)
+        columns.append(where)
         true_heights.append(truth.classes[owners] + 1)
-    return fit_discriminant(np.concatenate(features), np.concatenate(true_heights))
+    heights = np.concatenate(true_heights)
+
+    def fit(dose: float) -> LinearDiscriminant:
+        params = stack_parameters([{**p, "dose": tf.constant(dose, tf.float32), "dihedral": tf.constant(0)}
+                                   for p in base])
+        images = microscope.images(waves, params).numpy()
+        features = [column_features(image, where, sampling=sampling)
+                    for image, where, sampling in zip(images, columns, samplings)]
+        return fit_discriminant(np.concatenate(features), heights)
+
+    return fit
 
 
 def _tilts(structures: str | Path | None, indices: Sequence[int]) -> list[float] | None:
