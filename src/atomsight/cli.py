@@ -90,13 +90,15 @@ def _predict(args: argparse.Namespace) -> int:
     identity = predictor.identity
     print(f"model {identity['name']}: {Path(identity['folder']) / identity['file']} (its files' SHA-256 as its card"
           " lists)")
+    registrar = None if args.register_with is None else load_predictor(args.register_with)
     runs = [passed] if args.series else [[path] for path in passed]
     failed, done = len(refused), 0
     for paths in runs:
         start = time.perf_counter()
         try:
             tables = predict_images(predictor, paths, sampling=args.sampling, out=args.out, tile=args.tile,
-                                    augment=args.augment, series=args.series, aligned=args.aligned)
+                                    augment=args.augment, series=args.series, aligned=args.aligned,
+                                    register_with=registrar)
         except (ValueError, OSError) as error:
             print(f"atomsight predict: skipped {error}", file=sys.stderr)
             failed += 1
@@ -315,6 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--aligned", action="store_true",
                          help="a focal series' frames are aligned already: do not register them (frames at very"
                               " different focus can misregister by a lattice vector, README)")
+    predict.add_argument("--register-with", metavar="MODEL",
+                         help="register a focal series' frames by the columns this single-image model of the"
+                              " material finds in each (e.g. gold), not by the cross-correlation of the images,"
+                              " which frames at very different focus can fool by a lattice vector")
     predict.add_argument("--trust-saved-model", action="store_true",
                          help="run the model folder's SavedModel instead of its model.keras (loaded in Keras' safe"
                               " mode): a SavedModel is a TensorFlow graph that may read and write files and run any"

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from atomsight.core.registration import corrected, register, shifted
+from atomsight.core.registration import corrected, envelope_shift, register, shifted
 
 
 def test_a_fourier_shift_is_measured_back_exactly_on_a_smooth_periodic_image():
@@ -67,3 +67,20 @@ def test_registration_reads_each_frame_once_in_order_and_holds_only_its_window()
     peak = {n: peak_traced_memory(register, GeneratedFrames(n, side)) for n in (8, 40)}
     # Holding the movie would add 32 frames to the peak; the reference window and the FFTs do not grow with it.
     assert peak[40] - peak[8] < 2 * frame_bytes
+
+
+def test_the_envelope_registers_frames_whose_lattice_contrast_differs():
+    # a particle (a disc of radius 40 pixels, off the centre of the view) whose lattice fringes of 6 pixels
+    # change phase and sign from one frame to the next, as with the focus: the images' cross-correlation
+    # peaks at a lattice vector or half of one, the envelopes' near the drift
+    rows, cols = np.mgrid[0:160, 0:160].astype(np.float64)
+    truth = np.array([2.4, -3.1])
+    frames = []
+    for phase, contrast, shift in ((0.0, 0.3, (0.0, 0.0)), (np.pi / 2, -0.2, truth)):
+        r, c = rows - shift[0], cols - shift[1]
+        disc = 0.5 * (1 + np.tanh(40.0 - np.hypot(r - 70, c - 90)))
+        fringes = np.cos(2 * np.pi * r / 6 + phase) * np.cos(2 * np.pi * c / 6)
+        frames.append(1.0 + contrast * disc * fringes)
+    found = envelope_shift(frames[0], frames[1], lattice=3.0, envelope=8.0)
+    # the envelope's edge is 1-2 pixels wide after the smoothing: within half a pixel
+    np.testing.assert_allclose(found, truth, atol=0.5)

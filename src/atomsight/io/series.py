@@ -22,7 +22,10 @@ neighbouring lattice vector (7 pixels off), where the frames still correlate. A 
 recorded at a lower dose is aligned beforehand and read with ``register_frames=False``. So is a
 series whose frames do not look alike: on the held-out gold series of the counting model
 (C10 = -170, -40, +90 Å, tests/data/heldout/gold-counting_*) the lattice contrast changes so much
-with the focus that the peak falls on a lattice vector, 11-13 pixels off.
+with the focus that the peak falls on a lattice vector, 11-13 pixels off: such a series is
+registered by the columns a single-image model finds in each frame
+(:mod:`atomsight.network.series_registration`, ``atomsight predict --register-with gold``),
+whose drifts :func:`align_series` takes.
 """
 
 from __future__ import annotations
@@ -87,8 +90,30 @@ class FocalSeries:
     origin: tuple[int, int]
 
 
+@dataclass(frozen=True)
+class SeriesFrames:
+    """The frames of a focal series as read, before registration.
+
+    Attributes
+    ----------
+    frames : list of numpy.ndarray
+        The (H, W) frames, in the order of the model's defoci.
+    sources : tuple of pathlib.Path
+        The file of each frame (one file repeated for a stack).
+    sampling : float or None
+        Pixel size from the files' calibration [Å/pixel]; None if no file has one.
+    """
+
+    frames: list[np.ndarray]
+    sources: tuple[Path, ...]
+    sampling: float | None
+
+
 def read_series(paths: Sequence[str | Path], *, channels: int, register_frames: bool = True) -> FocalSeries:
     """Read, check and register a focal series of ``channels`` images.
+
+    :func:`read_series_frames`, then :func:`align_series` with the frames registered by
+    cross-correlation (or not at all).
 
     Parameters
     ----------
@@ -105,37 +130,84 @@ def read_series(paths: Sequence[str | Path], *, channels: int, register_frames: 
     -------
     FocalSeries
         The registered series.
+    """
+    found = read_series_frames(paths, channels=channels)
+    return align_series(found, shifts=None if register_frames else np.zeros((channels, 2)))
+
+
+def read_series_frames(paths: Sequence[str | Path], *, channels: int) -> SeriesFrames:
+    """Read and check the frames of a focal series of ``channels`` images.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        One file holding the ``channels`` frames, or ``channels`` files of one image each, in
+        the order of the model's defoci.
+    channels : int
+        The number of images the model takes (its card's ``input_channels``), at least 2.
+
+    Returns
+    -------
+    SeriesFrames
+        The frames, their files and the pixel size.
 
     Raises
     ------
     ValueError
-        If the number of frames is not ``channels``, the files' images differ in shape,
-        their pixel sizes differ by more than :data:`SAMPLING_TOLERANCE`, or the frames
-        cannot be registered (:data:`MIN_CORRELATION`, :data:`MIN_OVERLAP`); the message
-        names the files.
+        If the number of frames is not ``channels``, the files' images differ in shape, or
+        their pixel sizes differ by more than :data:`SAMPLING_TOLERANCE`; the message names
+        the files.
     FileNotFoundError
         If a file does not exist.
     """
     files = [Path(p) for p in paths]
     if channels < 2:
         raise ValueError(f"a focal series has at least 2 images, the model takes {channels}")
-    where = ", ".join(str(f) for f in files)
     if len(files) == 1:
         frames = list(np.moveaxis(read_image(files[0], channels=channels), -1, 0))
-        sources = tuple(files * channels)
-        sampling = file_sampling(files[0])
-    elif len(files) == channels:
-        frames = [read_image(f)[..., 0] for f in files]
-        sources = tuple(files)
-        for f, frame in zip(files[1:], frames[1:]):
-            if frame.shape != frames[0].shape:
-                raise ValueError(f"{f}: an image of {frame.shape[0]} x {frame.shape[1]} pixels, but {files[0]}"
-                                 f" has {frames[0].shape[0]} x {frames[0].shape[1]}; a focal series is of one area")
-        sampling = _common_sampling(files)
-    else:
-        raise ValueError(f"{where}: {len(files)} files given as one focal series, the model takes {channels}"
-                         f" images: give {channels} files in defocus order, or one file of {channels} frames")
-    shifts = register(frames, window=1, smoothing=SMOOTHING) if register_frames else np.zeros((len(frames), 2))
+        return SeriesFrames(frames=frames, sources=tuple(files * channels), sampling=file_sampling(files[0]))
+    if len(files) != channels:
+        raise ValueError(f"{', '.join(str(f) for f in files)}: {len(files)} files given as one focal series, the"
+                         f" model takes {channels} images: give {channels} files in defocus order, or one file of"
+                         f" {channels} frames")
+    frames = [read_image(f)[..., 0] for f in files]
+    for f, frame in zip(files[1:], frames[1:]):
+        if frame.shape != frames[0].shape:
+            raise ValueError(f"{f}: an image of {frame.shape[0]} x {frame.shape[1]} pixels, but {files[0]}"
+                             f" has {frames[0].shape[0]} x {frames[0].shape[1]}; a focal series is of one area")
+    return SeriesFrames(frames=frames, sources=tuple(files), sampling=_common_sampling(files))
+
+
+def align_series(found: SeriesFrames, *, shifts: np.ndarray | None) -> FocalSeries:
+    """Move the frames of a focal series onto the first frame's grid and crop them to the view they share.
+
+    Parameters
+    ----------
+    found : SeriesFrames
+        The frames as read (:func:`read_series_frames`).
+    shifts : numpy.ndarray or None
+        Drift of each frame relative to the first [pixels, (row, col)], shape (C, 2), measured
+        otherwise (zeros for a series aligned already, or from the columns of each frame,
+        :mod:`atomsight.network.series_registration`); None: measured here by cross-correlation
+        (:func:`atomsight.core.registration.register`).
+
+    Returns
+    -------
+    FocalSeries
+        The registered series.
+
+    Raises
+    ------
+    ValueError
+        If the registered frames share less than :data:`MIN_OVERLAP` of the view or a frame
+        correlates with the one before it by less than :data:`MIN_CORRELATION`; the message
+        names the file.
+    """
+    frames, sources = found.frames, found.sources
+    where = ", ".join(dict.fromkeys(str(s) for s in sources))
+    if shifts is None:
+        shifts = register(frames, window=1, smoothing=SMOOTHING)
+    shifts = np.asarray(shifts, dtype=np.float64).reshape(len(frames), 2)
     aligned = [shifted(f, -d) if d.any() else f.astype(np.float64) for f, d in zip(frames, shifts)]
     rows, cols = _shared_view(shifts, frames[0].shape, sources)
     correlations = np.ones(len(frames))
@@ -149,8 +221,8 @@ def read_series(paths: Sequence[str | Path], *, channels: int, register_frames: 
                 f" {correlations[k]:.3f}, expected at least {MIN_CORRELATION:g} in magnitude for two images of one area"
             )
     image = np.stack([a[rows, cols] for a in aligned], axis=-1).astype(np.float32)
-    return FocalSeries(image=image, sampling=sampling, sources=sources, shifts=shifts, correlations=correlations,
-                       origin=(rows.start, cols.start))
+    return FocalSeries(image=image, sampling=found.sampling, sources=sources, shifts=shifts,
+                       correlations=correlations, origin=(rows.start, cols.start))
 
 
 def frame_correlation(first: np.ndarray, second: np.ndarray, *, smoothing: float = SMOOTHING) -> float:

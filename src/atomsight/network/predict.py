@@ -25,11 +25,12 @@ from ..detections import sidecar, sidecar_path, write_table
 from ..io.atomic import atomic_files
 from ..io.images import frame_count, image_files, read_frames, read_image
 from ..io.microscope_files import resolve_sampling
-from ..io.series import FocalSeries, read_series
+from ..io.series import FocalSeries, align_series, read_series_frames
 from ..models.card import file_sha256, series_frames
 from .overlay import plot_overlay
 from .predictor import Predictor, load_predictor
 from .preflight import check_image
+from .series_registration import register_by_columns
 from .tiling import DEFAULT_TILE
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def predict_images(
     precision: str | None = None,
     series: bool = False,
     aligned: bool = False,
+    register_with: str | Path | Predictor | None = None,
 ) -> list[Path]:
     """Find the atoms or columns in images with an exported model and write the results.
 
@@ -59,7 +61,7 @@ def predict_images(
         .mrc), or folders of them (:func:`atomsight.io.images.image_files`), all predicted
         with the one loaded model. A focal-series model takes a stack of its images per
         file, or with ``series`` the files of one series in defocus order; each series is
-        registered and checked (:func:`atomsight.io.series.read_series`), positions are on
+        registered and checked (:mod:`atomsight.io.series`, or by ``register_with``), positions are on
         its first frame's grid, and the sidecar says which C10 each image was expected at
         (:func:`atomsight.models.card.series_frames`). A microscope file
         holding a sequence of frames is, for a single-image model, predicted frame by
@@ -91,6 +93,12 @@ def predict_images(
     aligned : bool
         A focal series' frames are aligned already: they are not registered (see
         :mod:`atomsight.io.series` for when registration fails).
+    register_with : str, pathlib.Path, Predictor or None
+        A single-image model of the material (``gold`` for gold): a focal series' frames are
+        registered by the columns it finds in each
+        (:func:`atomsight.network.series_registration.register_by_columns`) instead of by the
+        cross-correlation of the images, which frames at very different focus can fool by a
+        lattice vector. Ignored with ``aligned``.
 
     Returns
     -------
@@ -103,7 +111,8 @@ def predict_images(
         If the sampling is not positive, an image has neither a pixel size in its file
         nor ``sampling``, the tile is too small, or an image cannot be used (see
         :func:`atomsight.io.images.read_image`), or a focal series is refused
-        (:func:`atomsight.io.series.read_series`; ``series`` for a single-image model).
+        (:func:`atomsight.io.series.read_series_frames`, :func:`atomsight.io.series.align_series`;
+        ``series`` for a single-image model).
     FileNotFoundError
         If an image does not exist or a folder holds no image.
     """
@@ -116,14 +125,15 @@ def predict_images(
         raise ValueError(f"{', '.join(map(str, images))}: given as a focal series, but the model"
                          f" {predictor.identity.get('name', '')!r} takes one image; leave out --series")
     out = Path(out)
+    registrar = (load_predictor(register_with) if isinstance(register_with, (str, Path)) else register_with)
     if series:
         return [_predict_series(predictor, [Path(p) for p in images], sampling=sampling, out=out, tile=tile,
-                                augment=augment, aligned=aligned)]
+                                augment=augment, aligned=aligned, registrar=registrar)]
     written = []
     for path in image_files(images):
         if channels > 1:
             written.append(_predict_series(predictor, [path], sampling=sampling, out=out, tile=tile, augment=augment,
-                                           aligned=aligned))
+                                           aligned=aligned, registrar=registrar))
             continue
         pixel = check_image(card, path, sampling=sampling)
         image_info = {"source": str(path), "sampling_A": pixel,
@@ -136,20 +146,30 @@ def predict_images(
 
 def _predict_series(
     predictor: Predictor, paths: list[Path], *, sampling: float | None, out: Path, tile: int, augment: bool,
-    aligned: bool,
+    aligned: bool, registrar: Predictor | None,
 ) -> Path:
     """Read, register and predict one focal series; its results are named after its first file."""
     card = predictor.card
     for path in paths:
         check_image(card, path, sampling=sampling)
-    found: FocalSeries = read_series(paths, channels=card["input_channels"], register_frames=not aligned)
-    pixel = resolve_sampling(paths[0], found.sampling, sampling)
+    raw = read_series_frames(paths, channels=card["input_channels"])
+    pixel = resolve_sampling(paths[0], raw.sampling, sampling)
+    channels = card["input_channels"]
+    if aligned:
+        shifts, methods = np.zeros((channels, 2)), ["none (aligned already)"] * channels
+    elif registrar is not None:
+        registration = register_by_columns(registrar, raw.frames, sampling=pixel, tile=tile)
+        shifts = registration.shifts
+        methods = [f"columns found by {registrar.identity.get('name', '')!r}: {m}" for m in registration.methods]
+    else:
+        shifts, methods = None, ["cross-correlation with the frame before"] * channels
+    found: FocalSeries = align_series(raw, shifts=shifts)
     frames = []
     for k, (source, expected) in enumerate(zip(found.sources, series_frames(card))):
-        log.info("%s frame %d, %s: registered by (%+.2f, %+.2f) pixels, correlation %.2f with the frame before",
-                 source, k, expected, *found.shifts[k], found.correlations[k])
+        log.info("%s frame %d, %s: registered by (%+.2f, %+.2f) pixels (%s), correlation %.2f with the frame"
+                 " before", source, k, expected, *found.shifts[k], methods[k], found.correlations[k])
         frames.append({"source": str(source), "expected": expected, "shift_px": found.shifts[k].tolist(),
-                       "correlation": float(found.correlations[k])})
+                       "registered_by": methods[k], "correlation": float(found.correlations[k])})
     image_info = {"source": [str(p) for p in paths], "sampling_A": pixel,
                   "sampling_source": "--sampling" if sampling is not None else "the file's calibration",
                   "frame": None, "shape": list(found.image.shape), "series": frames,
