@@ -94,6 +94,30 @@ def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[s
     return config
 
 
+def validate_section(definition: str, section: dict[str, Any], *, source: str = "config") -> dict[str, Any]:
+    """Validate one section against the schema's ``$defs/<definition>`` in place, fill in defaults, return it.
+
+    For a block that no system reaches yet, such as ``stem_microscope`` before the STEM
+    modality is added (issue 21).
+
+    Raises
+    ------
+    ConfigError
+        If the section is invalid; the message names the key and what was expected.
+    """
+    _refuse_non_finite(section, source)
+    schema = load_schema()
+    validator = _validator_filling_defaults()({"$ref": f"#/$defs/{definition}", "$defs": schema["$defs"]})
+    errors = sorted(validator.iter_errors(section), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{source}: {definition}.{_key_path(e)}: {e.message}" for e in errors]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+    for key, value in section.items():
+        if _is_range(value):
+            _check_range(value, f"{definition}.{key}", source)
+    return section
+
+
 def _refuse_non_finite(value: Any, source: str, key: str = "") -> None:
     """Raise a ConfigError naming the first NaN or infinite number in ``value`` (JSON Schema lets them through)."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -17,14 +17,46 @@ import tensorflow as tf
 from ..core.defocus import c10_from_defocus
 
 
+def aberration_phase(alpha2: tf.Tensor, phi: tf.Tensor, wavelength: float, c: dict[str, tf.Tensor]) -> tf.Tensor:
+    """Return the aberration phase chi [rad] in abTEM's polar convention, the one formula for every mode.
+
+    chi = 2 pi / lambda * (alpha^2 / 2 * (C10 + C12 cos(2 (phi - phi12)))
+    + alpha^3 / 3 * (C21 cos(phi - phi21) + C23 cos(3 (phi - phi23))) + alpha^4 / 4 * C30
+    + alpha^6 / 6 * C50) (``abtem.transfer.Aberrations``), with C10 > 0 overfocus
+    (:mod:`atomsight.core.defocus`).
+
+    Parameters
+    ----------
+    alpha2 : tf.Tensor
+        Squared scattering angle (lambda |k|)^2 [rad^2].
+    phi : tf.Tensor
+        Azimuth atan2(ky, kx) [rad], the shape of ``alpha2``.
+    wavelength : float
+        Electron wavelength [Å].
+    c : dict of tf.Tensor
+        Coefficients broadcastable against ``alpha2``: ``C10``, ``C12``, ``C30``, ``C50`` [Å] and
+        ``phi12`` [rad] always; ``C21``, ``C23`` [Å] with ``phi21``, ``phi23`` [rad] when present.
+
+    Returns
+    -------
+    tf.Tensor
+        float32 phase, the broadcast shape.
+    """
+    phase = alpha2 / 2 * (c["C10"] + c["C12"] * tf.cos(2 * (phi - c["phi12"])))
+    if "C21" in c:
+        alpha3 = alpha2 * tf.sqrt(alpha2)
+        phase += alpha3 / 3 * (c["C21"] * tf.cos(phi - c["phi21"]) + c["C23"] * tf.cos(3 * (phi - c["phi23"])))
+    phase += alpha2**2 / 4 * c["C30"] + alpha2**3 / 6 * c["C50"]
+    return 2 * math.pi / wavelength * phase
+
+
 def chi(
     kx: tf.Tensor, ky: tf.Tensor, params: dict[str, tf.Tensor], wavelength: float, defocus_offsets: tf.Tensor
 ) -> tf.Tensor:
-    """Return the aberration phase chi(k) [rad], abTEM's convention, for every image and channel.
+    """Return the objective lens' aberration phase chi(k) [rad] for every image and channel.
 
-    chi = 2 pi / lambda * (alpha^2 / 2 * (C10 + C12 cos(2 (phi - phi12))) + alpha^4 / 4 * C30
-    + alpha^6 / 6 * C50), with alpha = lambda |k|, phi = atan2(ky, kx) and C10 from abTEM's defocus
-    (:func:`atomsight.core.defocus.c10_from_defocus`).
+    :func:`aberration_phase` with C10 from abTEM's defocus plus each channel's offset
+    (:func:`atomsight.core.defocus.c10_from_defocus`), C12 and its angle, C30 and C50.
 
     Parameters
     ----------
@@ -46,9 +78,9 @@ def chi(
     phi = tf.math.atan2(tf.broadcast_to(ky[None, :], tf.shape(alpha2)), tf.broadcast_to(kx[:, None], tf.shape(alpha2)))
     column = lambda value: tf.reshape(value, (-1, 1, 1, 1))  # noqa: E731  (B,) -> (B, 1, 1, 1)
     c10 = c10_from_defocus(column(params["defocus"]) + tf.reshape(defocus_offsets, (1, -1, 1, 1)))
-    c12 = column(params["astigmatism"]) * tf.cos(2 * (phi - column(params["astigmatism_angle"])))
-    phase = alpha2 / 2 * (c10 + c12) + alpha2**2 / 4 * column(params["Cs"]) + alpha2**3 / 6 * column(params["C5"])
-    return 2 * math.pi / wavelength * phase
+    coefficients = {"C10": c10, "C12": column(params["astigmatism"]), "phi12": column(params["astigmatism_angle"]),
+                    "C30": column(params["Cs"]), "C50": column(params["C5"])}
+    return aberration_phase(alpha2, phi, wavelength, coefficients)
 
 
 def transfer_function(

@@ -136,13 +136,30 @@ class MicroscopeSettings:
         return min(limits)
 
 
-def _range(settings: MicroscopeSettings, name: str, progress: tf.Tensor | None) -> tuple[Any, Any]:
-    """(low, high) of a parameter at a curriculum's progress in [0, 1] (None: the full range)."""
+def drawn_range(settings: Any, name: str, progress: tf.Tensor | None) -> tuple[Any, Any]:
+    """(low, high) of a parameter at a curriculum's progress in [0, 1] (None: the full range).
+
+    ``settings`` is any mode's settings with ``bounds(name)`` and ``curriculum_start``.
+    """
     full = settings.bounds(name)
     start = settings.curriculum_start.get(name)
     if progress is None or start is None:
         return full
     return tuple(a + progress * (b - a) for a, b in zip(start, full))
+
+
+def draw_dose(settings: Any, u: tf.Tensor, progress: tf.Tensor | None) -> tf.Tensor:
+    """Return the dose [e/Å^2] of a uniform variate ``u``: log-uniform in ``dose``'s range at a curriculum's progress.
+
+    0 when the images are noise-free (``ranges["dose"]`` None); a curriculum's start moves on a log scale.
+    """
+    if settings.ranges["dose"] is None:
+        return tf.constant(0.0)
+    start = settings.curriculum_start.get("dose")
+    low, high = (math.log(v) for v in settings.ranges["dose"])
+    if progress is not None and start is not None:
+        low, high = (math.log(a) + progress * (b - math.log(a)) for a, b in zip(start, (low, high)))
+    return tf.exp(low + u * (high - low))
 
 
 def draw(
@@ -177,17 +194,10 @@ def draw(
     u = dict(zip(names, tf.unstack(tf.random.stateless_uniform([len(names)], draws_seed, dtype=tf.float32))))
     values = {}
     for name in UNIFORM:
-        low, high = _range(settings, name, progress)
+        low, high = drawn_range(settings, name, progress)
         values[name] = low + u[name] * (high - low)
     values["astigmatism_angle"] = 2 * math.pi * u["astigmatism_angle"]
-    if settings.ranges["dose"] is None:
-        values["dose"] = tf.constant(0.0)
-    else:
-        start = settings.curriculum_start.get("dose")
-        low, high = (math.log(v) for v in settings.ranges["dose"])
-        if progress is not None and start is not None:
-            low, high = (math.log(a) + progress * (b - math.log(a)) for a, b in zip(start, (low, high)))
-        values["dose"] = tf.exp(low + u["dose"] * (high - low))
+    values["dose"] = draw_dose(settings, u["dose"], progress)
     values["sampling"] = settings.sampling * (1 + settings.scale_jitter * (2 * u["sampling"] - 1))
     extent = tf.cast(extent, tf.float32)
     values["shift_x"] = u["shift_x"] * extent[0]
