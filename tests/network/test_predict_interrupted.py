@@ -2,12 +2,11 @@
 
 import hashlib
 import json
-import os
-import signal
 import time
 
 import numpy as np
 import pytest
+from atomic_checks import interrupted_after, needs_timers, temporaries
 
 from atomsight.detections import read_table
 from atomsight.network.predict import predict_images
@@ -37,11 +36,11 @@ def _check_together(out):
     for name, digest in sidecar["files"].items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest, name
     assert np.load(out / "image_probabilities.npy").shape == (96, 96, 2)
-    assert not [p.name for p in out.iterdir() if ".tmp-" in p.name]  # no temporaries left
+    assert not temporaries(out)
     return len(table.xy)
 
 
-@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs POSIX timers")
+@needs_timers
 # an interrupt that lands in a garbage-collector callback is reported by Python as unraisable and the run goes on
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_an_interrupt_at_any_moment_leaves_the_old_or_the_new_files(tmp_path, make_predictor):
@@ -52,22 +51,11 @@ def test_an_interrupt_at_any_moment_leaves_the_old_or_the_new_files(tmp_path, ma
     predict_images(predictor, [tmp_path / "image.npy"], sampling=0.1, out=out)
     duration = time.perf_counter() - start
     assert _check_together(out) == 3
-    previous = signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     outcomes = set()
-    try:
-        for k, delay in enumerate(np.linspace(0.002, 1.2 * duration, 24)):
-            count = 3 + 2 * (k % 2 == 0)  # the image alternates between 5 and 3 atoms
-            np.save(tmp_path / "image.npy", _image(count))
-            signal.setitimer(signal.ITIMER_REAL, delay)
-            try:
-                predict_images(predictor, [tmp_path / "image.npy"], sampling=0.1, out=out)
-                time.sleep(max(0.0, delay + 0.01 - duration))  # let a late timer fire here, not in the next run
-            except KeyboardInterrupt:
-                pass
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            found = _check_together(out)
-            outcomes.add(found == count)
-    finally:
-        signal.signal(signal.SIGALRM, previous)
+    for k, delay in enumerate(np.linspace(0.002, 1.2 * duration, 24)):
+        count = 3 + 2 * (k % 2 == 0)  # the image alternates between 5 and 3 atoms
+        np.save(tmp_path / "image.npy", _image(count))
+        with interrupted_after(delay):
+            predict_images(predictor, [tmp_path / "image.npy"], sampling=0.1, out=out)
+        outcomes.add(_check_together(out) == count)
     assert outcomes == {True, False}  # some runs were cut short (old files kept), some completed

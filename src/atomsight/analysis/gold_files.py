@@ -42,7 +42,7 @@ import numpy as np
 from ..core.scale_bar import add_scale_bar
 from ..detections import DetectionTable, check_distinct, read_table
 from ..detections.table import CLASS_PREFIX
-from ..io.atomic import atomic_path, write_csv_rows
+from ..io.atomic import atomic_files, write_csv_rows
 from .gold import GOLD_LATTICE_CONSTANT, GoldAnalysis, analyze_gold, atom_count, column_distances, column_heights
 
 OUTPUT_SUFFIXES = ("_columns.csv", "_pairs.csv", "_outline.csv", "_summary.json", "_columns.png", "_spacings.png")
@@ -67,7 +67,8 @@ def analyze_gold_file(
     path : str or pathlib.Path
         A CSV of column positions, e.g. one written by ``atomsight predict``.
     out : str or pathlib.Path
-        Folder of the results; created if needed.
+        Folder of the results; created if needed. The files of ``path`` replace those of an
+        earlier analysis together or not at all (:func:`atomsight.io.atomic.atomic_files`).
     cutoff : float
         Largest distance of a listed column pair [Å] (:func:`atomsight.analysis.gold.analyze_gold`).
     lattice_constant : float
@@ -86,24 +87,29 @@ def analyze_gold_file(
     if not len(columns):
         raise ValueError(f"{path}: no columns (expected one row per atomic column with x_A, y_A)")
     analysis = analyze_gold(columns.xy, classes=columns.classes, cutoff=cutoff)
-    targets = [out / f"{path.stem}{suffix}" for suffix in OUTPUT_SUFFIXES]
-    out.mkdir(parents=True, exist_ok=True)
-    _write_columns(targets[0], analysis, columns)
-    write_csv_rows(targets[1], ["i", "j", "distance_A"],
-                [[int(i), int(j), f"{d:.4f}"] for (i, j), d in zip(analysis.pairs, analysis.distances)])
-    write_csv_rows(targets[2], ["ring", "x_A", "y_A"],
-                   [[k, f"{x:.4f}", f"{y:.4f}"] for k, ring in enumerate(analysis.outline) for x, y in ring])
-    summary = summarize(analysis, columns, cutoff=cutoff, lattice_constant=lattice_constant, zone=zone)
-    with atomic_path(targets[3]) as tmp:
-        tmp.write_text(json.dumps({"source": str(path), **summary}, indent=2) + "\n")
-    with atomic_path(targets[4], suffix=".png") as tmp:
-        plot_columns(tmp, analysis, columns, title=path.stem)
-    with atomic_path(targets[5], suffix=".png") as tmp:
-        plot_spacings(tmp, analysis, cutoff=cutoff, lattice_constant=lattice_constant, zone=zone, title=path.stem)
+    stem = path.stem
+    targets = [out / f"{stem}{suffix}" for suffix in OUTPUT_SUFFIXES]
     if analysis.heights is not None:
-        targets.append(out / f"{path.stem}{HEIGHTS_SUFFIX}")
-        with atomic_path(targets[-1], suffix=".png") as tmp:
-            plot_heights(tmp, analysis.heights, columns.class_probabilities, title=path.stem)
+        targets.append(out / f"{stem}{HEIGHTS_SUFFIX}")
+    summary = summarize(analysis, columns, cutoff=cutoff, lattice_constant=lattice_constant, zone=zone)
+    columns_csv, pairs_csv, outline_csv, summary_file, *figures = targets
+    # the files replace those of an earlier analysis together, the summary last
+    with atomic_files([columns_csv, pairs_csv, outline_csv, *figures, summary_file]) as (
+        columns_tmp, pairs_tmp, outline_tmp, *figure_tmps, summary_tmp
+    ):
+        _write_columns(columns_tmp, analysis, columns)
+        write_csv_rows(pairs_tmp, ["i", "j", "distance_A"],
+                       [[int(i), int(j), f"{d:.4f}"] for (i, j), d in zip(analysis.pairs, analysis.distances)])
+        write_csv_rows(outline_tmp, ["ring", "x_A", "y_A"],
+                       [[k, f"{x:.4f}", f"{y:.4f}"] for k, ring in enumerate(analysis.outline) for x, y in ring])
+        plot_columns(figure_tmps[0], analysis, columns, title=stem)
+        plot_spacings(figure_tmps[1], analysis, cutoff=cutoff, lattice_constant=lattice_constant, zone=zone,
+                      title=stem)
+        if analysis.heights is not None:
+            plot_heights(figure_tmps[2], analysis.heights, columns.class_probabilities, title=stem)
+        summary_tmp.write_text(json.dumps({"source": str(path), **summary}, indent=2) + "\n")
+    if analysis.heights is None:  # an earlier analysis' histogram would belong to none of these files
+        (out / f"{stem}{HEIGHTS_SUFFIX}").unlink(missing_ok=True)
     return targets
 
 
@@ -231,7 +237,7 @@ def plot_heights(
 
 
 def _write_columns(path: Path, analysis: GoldAnalysis, columns: DetectionTable) -> None:
-    """Write the columns CSV atomically."""
+    """Write the columns CSV."""
     n = len(analysis.positions)
     classes = columns.classes if columns.classes is not None else [""] * n
     heights = [str(h) for h in analysis.heights] if analysis.heights is not None else [""] * n

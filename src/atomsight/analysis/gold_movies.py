@@ -26,7 +26,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from ..io.atomic import atomic_path, write_csv_rows
+from ..io.atomic import atomic_files, write_csv_rows
 from .gold import GOLD_LATTICE_CONSTANT, column_distances
 
 MOVIE_FRAME = re.compile(r"^(?P<movie>.+)_frame(?P<frame>\d+)$")
@@ -81,9 +81,9 @@ def write_movie_summaries(paths: Sequence[str | Path], *, out: str | Path,
         if not rows:
             continue
         table, figure = out / f"{movie}_gold_frames.csv", out / f"{movie}_gold_frames.png"
-        write_csv_rows(table, COLUMNS, [_row(frame, summary) for frame, summary in rows])
-        with atomic_path(figure, suffix=".png") as tmp:
-            plot_movie(tmp, rows, title=movie, lattice_constant=lattice_constant, zone=zone)
+        with atomic_files([figure, table]) as (figure_tmp, table_tmp):  # replaced together, the table last
+            plot_movie(figure_tmp, rows, title=movie, lattice_constant=lattice_constant, zone=zone)
+            write_csv_rows(table_tmp, COLUMNS, [_row(frame, summary) for frame, summary in rows])
         written += [table, figure]
     return written
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..detections import check_distinct, read_table
-from ..io.atomic import atomic_path, write_csv_rows
+from ..io.atomic import atomic_files, write_csv_rows
 from .graphene import BOND_LENGTH, GrapheneAnalysis, analyze_graphene
 from .graphene_plots import plot_bond_lengths, plot_rings, plot_strain
 
@@ -48,7 +48,8 @@ def analyze_graphene_file(
     path : str or pathlib.Path
         A CSV of positions, e.g. one written by ``atomsight predict``.
     out : str or pathlib.Path
-        Folder of the results; created if needed.
+        Folder of the results; created if needed. The files of ``path`` replace those of an
+        earlier analysis together or not at all (:func:`atomsight.io.atomic.atomic_files`).
     cutoff, bond_length, max_ring
         As for :func:`atomsight.analysis.graphene.analyze_graphene` ([Å], [Å], [atoms]).
 
@@ -66,15 +67,15 @@ def analyze_graphene_file(
                                 max_ring=max_ring)
     stem = path.stem
     targets = [out / f"{stem}{suffix}" for suffix in OUTPUT_SUFFIXES]
-    out.mkdir(parents=True, exist_ok=True)
-    _write_bonds(targets[0], analysis)
-    _write_atoms(targets[1], analysis, positions.probability)
     summary = summarize(analysis, parameters={"cutoff_A": cutoff, "bond_length_A": bond_length, "max_ring": max_ring})
-    with atomic_path(targets[2]) as tmp:
-        tmp.write_text(json.dumps({"source": str(path), **summary}, indent=2) + "\n")
-    for target, plot in zip(targets[3:], (plot_bond_lengths, plot_rings, plot_strain)):
-        with atomic_path(target, suffix=".png") as tmp:
+    bonds, atoms, summary_file, *figures = targets
+    # the six files replace those of an earlier analysis together, the summary last
+    with atomic_files([bonds, atoms, *figures, summary_file]) as (bonds_tmp, atoms_tmp, *figure_tmps, summary_tmp):
+        _write_bonds(bonds_tmp, analysis)
+        _write_atoms(atoms_tmp, analysis, positions.probability)
+        for tmp, plot in zip(figure_tmps, (plot_bond_lengths, plot_rings, plot_strain)):
             plot(tmp, analysis, title=stem)
+        summary_tmp.write_text(json.dumps({"source": str(path), **summary}, indent=2) + "\n")
     return targets
 
 
@@ -111,7 +112,7 @@ def _number(value: float) -> float | None:
 
 
 def _write_bonds(path: Path, analysis: GrapheneAnalysis) -> None:
-    """Write the bonds CSV atomically."""
+    """Write the bonds CSV."""
     errors = np.full(len(analysis.lengths), np.nan) if analysis.length_errors is None else analysis.length_errors
     write_csv_rows(path, ["i", "j", "length_A", "length_error_A"],
                    [[int(i), int(j), f"{length:.4f}", f"{error:.4f}"]
@@ -119,7 +120,7 @@ def _write_bonds(path: Path, analysis: GrapheneAnalysis) -> None:
 
 
 def _write_atoms(path: Path, analysis: GrapheneAnalysis, probability: np.ndarray | None) -> None:
-    """Write the atoms CSV (position, bonds, rings, strain) atomically."""
+    """Write the atoms CSV (position, bonds, rings, strain)."""
     degree = np.bincount(analysis.bonds.ravel(), minlength=len(analysis.positions))
     header = ["atom", "x_A", "y_A", *(["probability"] if probability is not None else []), "bonds", "rings",
               "eps_xx", "eps_yy", "eps_xy", "eps_planar"]

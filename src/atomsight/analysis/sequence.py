@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..core.registration import corrected, register, shifted
-from ..io.atomic import write_csv_rows
+from ..io.atomic import atomic_files, write_csv_rows
 from ..io.images import check_sampling
 from ..io.microscope_files import resolve_sampling
 from ..io.movies import check_movie_path, movie_name, read_movie
@@ -46,6 +46,12 @@ from .tracking import Tracks, link
 
 if TYPE_CHECKING:
     from ..network.predictor import Predictor
+
+TABLE_SUFFIXES = ("_drift.csv", "_tracks.csv", "_sites.csv", "_events.csv")
+"""Tables written per movie, after its name (:func:`write_sequence`)."""
+
+FIGURE_SUFFIXES = ("_occupancy.png", "_events.png", "_drift.png", "_overlay.gif")
+"""Figures written per movie, after its name (:func:`write_sequence`)."""
 
 @dataclass(frozen=True)
 class SequenceAnalysis:
@@ -125,6 +131,9 @@ def analyze_sequence(
 def write_sequence(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], *, out: Path, name: str) -> list[Path]:
     """Write the CSV files, PNG plots and animated overlay of an analysis under ``out``.
 
+    The files (:data:`TABLE_SUFFIXES`, :data:`FIGURE_SUFFIXES`) replace those of an earlier
+    run together or not at all (:func:`atomsight.io.atomic.atomic_files`), the tables last.
+
     Parameters
     ----------
     analysis : SequenceAnalysis
@@ -141,8 +150,12 @@ def write_sequence(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], *, 
     list of pathlib.Path
         The written files.
     """
-    out = Path(out)
-    return [*_write_tables(analysis, out=out, name=name), *_write_figures(analysis, frames, out=out, name=name)]
+    tables = [Path(out) / f"{name}{suffix}" for suffix in TABLE_SUFFIXES]
+    figures = [Path(out) / f"{name}{suffix}" for suffix in FIGURE_SUFFIXES]
+    with atomic_files([*figures, *tables]) as written:
+        _write_figures(analysis, frames, written[:len(figures)], name=name)
+        _write_tables(analysis, written[len(figures):])
+    return [*tables, *figures]
 
 
 def _fraction(value: float) -> str:
@@ -150,29 +163,31 @@ def _fraction(value: float) -> str:
     return "" if np.isnan(value) else f"{value:.4f}"
 
 
-def _write_tables(analysis: SequenceAnalysis, *, out: Path, name: str) -> list[Path]:
-    """Write the drift, tracks, sites and events CSV files; positions in Å, frames numbered as in the movie."""
+def _write_tables(analysis: SequenceAnalysis, paths: Sequence[Path]) -> None:
+    """Write the drift, tracks, sites and events CSV files (:data:`TABLE_SUFFIXES`) to ``paths``.
+
+    Positions are in Å, frames numbered as in the movie.
+    """
     number, sampling, tracks, sites = analysis.frames, analysis.sampling, analysis.tracks, analysis.sites
     site, frame, kind = sites.events()
     site_rows = zip(sites.positions, sites.occupancy, sites.event_rate, sites.observed.sum(axis=1))
-    return [
-        write_csv_rows(out / f"{name}_drift.csv", ("frame", "drift_x_A", "drift_y_A"),
-                   [(k, f"{dx * sampling:.4f}", f"{dy * sampling:.4f}")
-                    for k, (dx, dy) in zip(number, analysis.drift)]),
-        write_csv_rows(out / f"{name}_tracks.csv", ("track", "frame", "x_A", "y_A"),
+    drift, tracked, sited, events = paths
+    write_csv_rows(drift, ("frame", "drift_x_A", "drift_y_A"),
+                   [(k, f"{dx * sampling:.4f}", f"{dy * sampling:.4f}") for k, (dx, dy) in zip(number, analysis.drift)])
+    write_csv_rows(tracked, ("track", "frame", "x_A", "y_A"),
                    [(t, number[k], f"{x:.4f}", f"{y:.4f}")
-                    for t, k, (x, y) in zip(tracks.track, tracks.frame, tracks.positions)]),
-        write_csv_rows(out / f"{name}_sites.csv", ("site", "x_A", "y_A", "occupancy", "event_rate", "observed_frames"),
+                    for t, k, (x, y) in zip(tracks.track, tracks.frame, tracks.positions)])
+    write_csv_rows(sited, ("site", "x_A", "y_A", "occupancy", "event_rate", "observed_frames"),
                    [(i, f"{x:.4f}", f"{y:.4f}", _fraction(occupancy), _fraction(rate), observed)
-                    for i, ((x, y), occupancy, rate, observed) in enumerate(site_rows)]),
-        write_csv_rows(out / f"{name}_events.csv", ("site", "frame", "kind", "x_A", "y_A"),
+                    for i, ((x, y), occupancy, rate, observed) in enumerate(site_rows)])
+    write_csv_rows(events, ("site", "frame", "kind", "x_A", "y_A"),
                    [(i, number[k], EVENT_KINDS[c], f"{sites.positions[i, 0]:.4f}", f"{sites.positions[i, 1]:.4f}")
-                    for i, k, c in zip(site, frame, kind)]),
-    ]
+                    for i, k, c in zip(site, frame, kind)])
 
 
-def _write_figures(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], *, out: Path, name: str) -> list[Path]:
-    """Write the occupancy, events and drift PNGs and the animated overlay on the registered frames.
+def _write_figures(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], paths: Sequence[Path], *,
+                   name: str) -> None:
+    """Write the occupancy, events and drift PNGs and the animated overlay (:data:`FIGURE_SUFFIXES`) to ``paths``.
 
     The frames are read twice, one at a time: for the mean registered frame (the maps'
     background) and for the overlay, which shows at most
@@ -188,19 +203,15 @@ def _write_figures(analysis: SequenceAnalysis, frames: Sequence[np.ndarray], *, 
     step = -(-len(analysis.frames) // GIF_MAX_FRAMES)  # every step-th frame in the overlay
     shown = range(0, len(analysis.frames), step)
     registered = (shifted(np.asarray(frames[k], np.float64), -analysis.drift[k]) for k in shown)
-    return [
-        plot_site_map(out / f"{name}_occupancy.png", background, sites.positions, 100 * sites.occupancy,
-                      sampling=sampling, label="occupancy [% of observed frames]",
-                      title=f"{name}: occupancy of {len(sites.positions)} sites, {span}"),
-        plot_site_map(out / f"{name}_events.png", background, sites.positions, 100 * sites.event_rate,
-                      sampling=sampling, label="events [% of consecutive frame pairs]",
-                      title=f"{name}: {n_events} events, {span}"),
-        plot_drift(out / f"{name}_drift.png", analysis.frames, analysis.drift, sampling=sampling,
-                   title=f"{name}: drift, {span}"),
-        write_overlay_gif(out / f"{name}_overlay.gif", registered,
-                          [tracks.positions[tracks.frame == k] / sampling for k in shown],
-                          labels=[f"frame {analysis.frames[k]}" for k in shown], sampling=sampling),
-    ]
+    occupancy, events, drift, overlay = paths
+    plot_site_map(occupancy, background, sites.positions, 100 * sites.occupancy, sampling=sampling,
+                  label="occupancy [% of observed frames]",
+                  title=f"{name}: occupancy of {len(sites.positions)} sites, {span}")
+    plot_site_map(events, background, sites.positions, 100 * sites.event_rate, sampling=sampling,
+                  label="events [% of consecutive frame pairs]", title=f"{name}: {n_events} events, {span}")
+    plot_drift(drift, analysis.frames, analysis.drift, sampling=sampling, title=f"{name}: drift, {span}")
+    write_overlay_gif(overlay, registered, [tracks.positions[tracks.frame == k] / sampling for k in shown],
+                      labels=[f"frame {analysis.frames[k]}" for k in shown], sampling=sampling)
 
 
 def track_movies(

@@ -2,7 +2,8 @@
 
 Maps show the mean of the registered frames (frame 0's grid) with x [Å] down and y [Å]
 to the right, as the overlays of :mod:`atomsight.network.predict`, a scale bar, and the sites
-coloured by a quantity with its colour bar.
+coloured by a quantity with its colour bar. Each function writes the file it is given; the
+caller writes a sequence's files together (:func:`atomsight.io.atomic.atomic_files`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from skimage.draw import circle_perimeter
 from skimage.transform import resize
 
 from ..core.scale_bar import add_scale_bar, scale_bar_length
-from ..io.atomic import atomic_path
 
 GIF_SIDE = 256
 """Largest side of the animated overlay [pixels]; larger frames are scaled down."""
@@ -37,7 +37,7 @@ def plot_site_map(
     path: Path, background: np.ndarray, positions: np.ndarray, values: np.ndarray, *, sampling: float,
     label: str, title: str,
 ) -> Path:
-    """Plot sites coloured by ``values`` over ``background`` and write a PNG atomically.
+    """Plot sites coloured by ``values`` over ``background`` and write a PNG.
 
     Parameters
     ----------
@@ -68,7 +68,7 @@ def plot_site_map(
 
 
 def plot_drift(path: Path, frames: np.ndarray, drift: np.ndarray, *, sampling: float, title: str) -> Path:
-    """Plot the drift [Å] along x and y against the frame index and write a PNG atomically.
+    """Plot the drift [Å] along x and y against the frame index and write a PNG.
 
     Parameters
     ----------
@@ -98,7 +98,7 @@ def write_overlay_gif(
     path: Path, frames: Iterable[np.ndarray], pixels: Sequence[np.ndarray], *, labels: Sequence[str] | None = None,
     sampling: float | None = None,
 ) -> Path:
-    """Write the registered frames with their detections as rings, as an animated GIF, atomically.
+    """Write the registered frames with their detections as rings, as an animated GIF.
 
     Each frame is shrunk to at most :data:`GIF_SIDE` pixels a side as it arrives, so only
     the shrunk frames are held; the grey scale spans the 0.5-99.5 percentiles of all of them.
@@ -133,8 +133,7 @@ def write_overlay_gif(
             rgb[rr, cc] = (255, 64, 160)
         label = None if labels is None else labels[len(movie)]
         movie.append(_annotated(rgb, label, None if sampling is None else (width * sampling, sampling / scale)))
-    with atomic_path(path, suffix=".gif") as tmp:
-        iio.imwrite(tmp, np.stack(movie), extension=".gif", duration=GIF_FRAME_SECONDS * 1000, loop=0)
+    iio.imwrite(path, np.stack(movie), extension=".gif", duration=GIF_FRAME_SECONDS * 1000, loop=0)
     return path
 
 
@@ -167,8 +166,7 @@ def _show(ax: plt.Axes, image: np.ndarray, sampling: float) -> None:
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    """Write ``fig`` as a PNG atomically and close it."""
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=130)
+    """Write ``fig`` as a PNG and close it."""
+    fig.savefig(path, dpi=130)
     plt.close(fig)
     return path

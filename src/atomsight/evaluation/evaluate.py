@@ -8,7 +8,8 @@ structures, the independent units of the evaluation (the images of one structure
 its atoms). Written to ``results/eval/<system>/``:
 ``metrics.json``, ``f1_vs_dose.png``, ``overlays.png`` and, for column counting
 (:mod:`atomsight.evaluation.counting`), ``count_errors.png`` (the paper's Fig. 12, by tilt) and
-``confusion.png`` (heights at the total dose nearest :data:`CONFUSION_TOTAL_DOSE`).
+``confusion.png`` (heights at the total dose nearest :data:`CONFUSION_TOTAL_DOSE`), replacing those of
+an earlier evaluation together or not at all (:func:`atomsight.io.atomic.atomic_files`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import tensorflow as tf
 
 from ..core.matching import match
 from ..detections import DetectionSettings
-from ..io.atomic import write_json
+from ..io.atomic import atomic_files, write_json
 from ..io.store import read_ground_truth
 from ..microscope import draw, stack_parameters
 from ..microscope.data import SpectraSource
@@ -162,7 +163,6 @@ def evaluate_predictor(
     settings_eval = system["evaluation"]
     detection = DetectionSettings.from_config(system)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     source = SpectraSource(test_stores, system)
     microscope = source.microscope()
     size = source.settings.image_size
@@ -227,14 +227,18 @@ def evaluate_predictor(
             entry["recall_by_environment"] = recall_by_group(np.concatenate(in_view), np.concatenate(found_true))
         log.info("dose %g e/Å^2: F1 %.3f (%.3f-%.3f), RMSE %.3f Å", dose, entry["f1"], *entry["f1_ci"], entry["rmse"])
         results["doses"].append(entry)
-    write_json(out / "metrics.json", results)
-    plot_f1(results, out / "f1_vs_dose.png")
-    plot_overlays(overlays, out / "overlays.png", dose=max(settings_eval["doses"]))
-    if heights:
-        channels = source.settings.channels
-        plot_counting(results, out / "count_errors.png", images_per_series=channels)
-        nearest = min(results["doses"], key=lambda d: abs(np.log(d["dose"] * channels / CONFUSION_TOTAL_DOSE)))
-        plot_confusion(nearest["confusion"], out / "confusion.png", dose=nearest["dose"] * channels)
+    names = ["f1_vs_dose.png", "overlays.png", *(["count_errors.png", "confusion.png"] if heights else []),
+             "metrics.json"]
+    # the files replace those of an earlier evaluation together, metrics.json (the workflow's output) last
+    with atomic_files([out / name for name in names]) as (f1_tmp, overlays_tmp, *counting_tmps, metrics_tmp):
+        plot_f1(results, f1_tmp)
+        plot_overlays(overlays, overlays_tmp, dose=max(settings_eval["doses"]))
+        if heights:
+            channels = source.settings.channels
+            plot_counting(results, counting_tmps[0], images_per_series=channels)
+            nearest = min(results["doses"], key=lambda d: abs(np.log(d["dose"] * channels / CONFUSION_TOTAL_DOSE)))
+            plot_confusion(nearest["confusion"], counting_tmps[1], dose=nearest["dose"] * channels)
+        write_json(metrics_tmp, results)
     return results
 
 

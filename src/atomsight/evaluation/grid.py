@@ -25,7 +25,8 @@ are scored as :mod:`atomsight.evaluation.evaluate` scores the model (matches wit
 to the output folder: ``grid.csv`` (a row per cell, dose and method), ``grid.json`` (the
 grid, the contrast and scores of every cell, and per dose the scores pooled over the
 cells whose contrast is at least ``contrast_threshold``, with bootstrap intervals over
-the test structures), and the heat maps and curves of :mod:`atomsight.evaluation.grid_plots`.
+the test structures), and the heat maps and curves of :mod:`atomsight.evaluation.grid_plots`, all
+replacing those of an earlier run together or not at all (:func:`atomsight.io.atomic.atomic_files`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import tensorflow as tf
 from ..core.defocus import CONVENTION, c10_from_defocus, format_c10
 from ..core.matching import match
 from ..detections import DetectionSettings
-from ..io.atomic import write_csv_rows, write_json
+from ..io.atomic import atomic_files, write_csv_rows, write_json
 from ..io.store import read_ground_truth
 from ..microscope import MicroscopeSettings, draw, stack_parameters
 from ..microscope.data import SpectraSource
@@ -237,7 +238,6 @@ def evaluate_grid_predictor(
     settings_eval = system["evaluation"]
     grid = settings_eval["grid"]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     test, train = SpectraSource(test_stores, system), SpectraSource(train_stores, system)
     settings: MicroscopeSettings = test.settings
     defocus = grid_values(grid["defocus"], settings.bounds("defocus"))
@@ -278,12 +278,14 @@ def evaluate_grid_predictor(
 
     results = _results(settings_eval, grid, defocus=defocus, cs=cs, doses=doses, contrast=contrast,
                        per_image=per_image, chosen=chosen, structures=images.structures, search=search)
-    write_csv_rows(out / "grid.csv", COLUMNS, _rows(results, per_image, chosen))
-    write_json(out / "grid.json", results)
-    plot_grid_scores(results, "f1", out / "grid_f1.png")
-    plot_grid_scores(results, "rmse", out / "grid_rmse.png")
-    plot_contrast(results, out / "grid_contrast.png")
-    plot_scores_vs_dose(results, out / "grid_dose.png")
+    names = ("grid_f1.png", "grid_rmse.png", "grid_contrast.png", "grid_dose.png", "grid.csv", "grid.json")
+    with atomic_files([out / name for name in names]) as (f1, rmse, contrast_png, dose_png, table, summary):
+        plot_grid_scores(results, "f1", f1)
+        plot_grid_scores(results, "rmse", rmse)
+        plot_contrast(results, contrast_png)
+        plot_scores_vs_dose(results, dose_png)
+        write_csv_rows(table, COLUMNS, _rows(results, per_image, chosen))
+        write_json(summary, results)
     return results
 
 

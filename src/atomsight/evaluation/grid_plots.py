@@ -1,6 +1,7 @@
 """Plots of a grid evaluation (:mod:`atomsight.evaluation.grid`): heat maps per cell, curves against dose.
 
-Every function takes the results as written to ``grid.json`` and writes one PNG atomically.
+Every function takes the results as written to ``grid.json`` and writes one PNG (the caller writes the
+grid's files together, :func:`atomsight.io.atomic.atomic_files`).
 Heat maps have Cs [µm] across and C10 [Å] down (:mod:`atomsight.core.defocus`); cells whose
 noise-free contrast is below the summaries' threshold are hatched.
 """
@@ -20,7 +21,6 @@ from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
 from ..core.defocus import OVERFOCUS, format_c10
-from ..io.atomic import atomic_path
 
 LABELS = {"f1": "F1", "rmse": "position RMSE [Å]", "precision": "precision", "recall": "recall"}
 """Axis and colour-bar labels of the scores."""
@@ -60,8 +60,7 @@ def _panel_size(results: Mapping[str, Any]) -> tuple[float, float]:
 
 
 def _save(fig: plt.Figure, out: str | Path) -> Path:
-    with atomic_path(out, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=100)
+    fig.savefig(out, dpi=100)
     plt.close(fig)
     return Path(out)
 

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .atomic import atomic_path
 from .store import WAVES, open_shard, read_ground_truth, shard_attrs
 
 
@@ -106,7 +107,7 @@ def plot_store(path: str | Path, out: str | Path, *, count: int = 4) -> Path:
     axes[1, 0].legend(fontsize=7, loc="upper right", markerscale=2)
     fig.suptitle(f"{attrs['system']} / {attrs['split']} / shard {attrs['shard']}: exit waves and ground truth")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return out

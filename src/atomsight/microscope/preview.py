@@ -14,6 +14,7 @@ import tensorflow as tf
 from skimage.feature import peak_local_max
 
 from ..core.defocus import c10_from_defocus, format_c10
+from ..io.atomic import atomic_path
 from ..io.store import open_shard, shard_attrs
 from . import draw, stack_parameters
 from .data import SpectraSource
@@ -100,7 +101,7 @@ def plot_training_images(
     fig.legend(loc="lower center", ncols=len(class_names), markerscale=3, fontsize=8)
     fig.suptitle(f"{name}: training images{channels}, label maxima as dots")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return out

@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from ..io.atomic import atomic_path
+
 
 def plot_curves(history: str | Path, out: str | Path) -> Path:
     """Plot the loss and accuracy per epoch (training and validation) of a Keras ``CSVLogger`` file.
@@ -19,7 +21,7 @@ def plot_curves(history: str | Path, out: str | Path) -> Path:
     history : str or pathlib.Path
         The CSV written during training.
     out : str or pathlib.Path
-        The PNG to write.
+        The PNG to write (atomically, :func:`atomsight.io.atomic.atomic_path`).
 
     Returns
     -------
@@ -41,6 +43,7 @@ def plot_curves(history: str | Path, out: str | Path) -> Path:
     axes[0].set_yscale("log")
     fig.suptitle(f"training curves ({Path(history).parent.name})")
     out = Path(out)
-    fig.savefig(out, dpi=100)
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return out
