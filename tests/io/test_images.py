@@ -3,7 +3,15 @@ import numpy as np
 import pytest
 import tifffile
 
-from atomsight.io.images import check_sampling, read_image, resample, resample_to
+from atomsight.io.images import (
+    MAX_RESAMPLED_PIXELS,
+    check_sampling,
+    frame_shape,
+    read_image,
+    resample,
+    resample_to,
+    resampled_shape,
+)
 
 RNG = np.random.default_rng(0)
 REC709 = np.array([0.2125, 0.7154, 0.0721])  # luminance weights of skimage.color.rgb2gray
@@ -222,3 +230,71 @@ def test_unreadable_inputs_are_named_not_tracebacks(tmp_path):
     wave[10, 10] = 2.0
     np.save(tmp_path / "wave.npy", wave)
     np.testing.assert_allclose(read_image(tmp_path / "wave.npy")[10:12, 10, 0], [4.0, 1.0], rtol=1e-6)  # |psi|^2
+
+
+# --- the largest image predicted ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("shape", "sampling"), [((10000, 10000, 1), 0.1), ((5000, 5000), 0.2), ((20000, 20000), 0.05)])
+def test_an_image_of_the_largest_resampled_size_is_accepted(shape, sampling):
+    assert MAX_RESAMPLED_PIXELS == 10000 * 10000
+    assert resampled_shape(shape, sampling, 0.1) == (10000, 10000)
+
+
+def test_one_row_more_than_the_limit_is_refused_naming_file_shapes_samplings_and_limit():
+    with pytest.raises(ValueError) as refused:
+        resampled_shape((5001, 5000), 0.2, 0.1, path="big.tif")  # factor 2: 10002 x 10000
+    assert str(refused.value).startswith(
+        "big.tif: 5001 x 5000 pixels at 0.2 Å/pixel are 10002 x 10000 pixels at the model's 0.1 Å/pixel,"
+        " 100,020,000 pixels: more than the 100,000,000 that one image may have")
+    assert "crop it into parts or bin it" in str(refused.value) and "--sampling" in str(refused.value)
+    with pytest.raises(ValueError, match="samplings must be positive"):
+        resampled_shape((100, 100), 0.0, 0.1)
+
+
+def test_resample_to_refuses_a_too_large_result_before_allocating_it(monkeypatch):
+    monkeypatch.setattr("atomsight.io.images.resample", lambda *args: pytest.fail("resampled"))
+    image = np.broadcast_to(np.float32(1.0), (10001, 10000, 1))  # a view of one number: no memory
+    with pytest.raises(ValueError, match=r"^an image: 10001 x 10000 pixels at 0.1 Å/pixel are 10001 x 10000 pixels"):
+        resample_to(image, 0.1, 0.1)
+
+
+def emd_movie(path, frames):
+    """Write (frames, H, W) as a Berkeley EMD movie, 0.01 nm a pixel, with RosettaSciIO."""
+    from rsciio import emd
+
+    axes = [{"name": "time", "size": frames.shape[0], "scale": 1.0, "offset": 0.0, "units": "s", "navigate": True}]
+    axes += [{"name": n, "size": s, "scale": 0.01, "offset": 0.0, "units": "nm", "navigate": False}
+             for n, s in zip("xy", frames.shape[1:])]
+    emd.file_writer(str(path), {"data": frames, "axes": axes, "metadata": {"General": {"title": "movie"}, "Signal": {}},
+                                "original_metadata": {}})
+
+
+@pytest.mark.parametrize(
+    ("name", "write"),
+    [
+        ("image.npy", lambda p: np.save(p, RNG.normal(size=(40, 50)))),
+        ("frames.npy", lambda p: np.save(p, RNG.normal(size=(3, 40, 50)))),
+        ("series.npy", lambda p: np.save(p, RNG.normal(size=(40, 50, 3)))),
+        ("image.tif", lambda p: tifffile.imwrite(p, RNG.normal(size=(40, 50)).astype(np.float32))),
+        ("pages.tif", lambda p: tifffile.imwrite(p, RNG.normal(size=(3, 40, 50)).astype(np.float32),
+                                                 photometric="minisblack")),
+        ("rgb.tif", lambda p: tifffile.imwrite(p, np.zeros((40, 50, 3), np.uint8), photometric="rgb")),
+        ("planes.tif", lambda p: tifffile.imwrite(p, np.zeros((3, 40, 50), np.uint8), photometric="rgb",
+                                                  planarconfig="separate")),
+        ("grey.png", lambda p: iio.imwrite(p, np.zeros((40, 50), np.uint16))),
+        ("rgba.png", lambda p: iio.imwrite(p, np.zeros((40, 50, 4), np.uint8))),
+        ("movie.emd", lambda p: emd_movie(p, RNG.normal(size=(3, 40, 50)).astype(np.float32))),
+    ],
+)
+def test_the_frame_shape_of_every_format_is_read_from_its_header(tmp_path, name, write):
+    write(tmp_path / name)
+    assert frame_shape(tmp_path / name) == (40, 50)
+
+
+def test_the_frame_shape_of_an_unreadable_file_names_it(tmp_path):
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}, None], dtype=object))
+    with pytest.raises(ValueError, match=r"objects.npy: cannot be read as NumPy array"):
+        frame_shape(tmp_path / "objects.npy")
+    with pytest.raises(FileNotFoundError, match="missing.tif"):
+        frame_shape(tmp_path / "missing.tif")

@@ -13,8 +13,8 @@ import pytest
 import tifffile
 from rsciio import digitalmicrograph, emd, tiff
 
-from atomsight.io.formats import read_microscope_file
-from atomsight.io.images import file_sampling, read_frames, read_image
+from atomsight.io.formats import format_of, read_microscope_file
+from atomsight.io.images import file_sampling, frame_shape, read_frames, read_image
 from atomsight.io.microscope_files import angstrom_per_pixel, resolve_sampling
 from atomsight.network.predict import predict_images
 
@@ -107,6 +107,16 @@ def test_tia_pixel_size_is_the_ser_calibration_in_angstrom(hyperspy_io, stem, n_
     # 1 m = 1e10 Å; rsciio goes m -> nm and this module nm -> Å, two roundings of 1e-16 each.
     assert image.sampling == pytest.approx(element["delta_x"] * 1e10, rel=1e-12)
     assert image.frame(n_frames - 1).shape == (size, size)
+
+
+def test_the_frame_shape_read_from_each_real_files_header_is_that_of_its_frames(temul_files, hyperspy_io, mrc_files):
+    files = [*temul_files.values(), hyperspy_io / "FEI_old/64x64x5_TEM_preview_1.ser",
+             hyperspy_io / "dm4_2D_data/test-MonarcCL_mono-image.dm4",
+             hyperspy_io / "tiff_files/test_loading_image_saved_with_DM_stack.tif",
+             hyperspy_io / "emd_files/Si100_2x1x1_3D.emd", *mrc_files.values()]
+    for path in files:
+        count, read = format_of(path).frames(path)
+        assert frame_shape(path) == read(count - 1).shape, path
 
 
 def test_dm4_pixel_size_is_its_calibration_tag_in_angstrom(hyperspy_io):

@@ -7,6 +7,8 @@ they take, go through :data:`FORMATS`. An entry (:class:`ImageFormat`) says
   (what :func:`atomsight.io.images.read_image` turns into an image or a focal series);
 * ``frames``: how many frames the file holds and a function reading frame k as stored,
   without reading the others (what movies and sequences are made of);
+* ``frame_shape``: the pixels of one image or frame, from the file's header (what the memory
+  of a prediction is judged by before the image is read);
 * ``plugin``: the RosettaSciIO plugin that reads the file's calibration (and, for the
   microscope formats, its data), or None for formats without a pixel size.
 """
@@ -49,6 +51,9 @@ class ImageFormat:
         ``read(path) -> (array, colour)``: the whole file, and whether its last axis holds colour samples.
     frames : callable
         ``frames(path) -> (count, read_frame)``: the number of frames and a reader of frame k, nothing read yet.
+    frame_shape : callable
+        ``frame_shape(path) -> (H, W)``: the pixels of one image (of a focal series) or frame,
+        from the file's header, no pixel read.
     """
 
     name: str
@@ -56,6 +61,7 @@ class ImageFormat:
     plugin: str | None
     read: Callable[[Path], tuple[np.ndarray, bool]]
     frames: Callable[[Path], tuple[int, FrameReader]]
+    frame_shape: Callable[[Path], tuple[int, int]]
 
     @property
     def calibrated(self) -> bool:
@@ -94,6 +100,12 @@ def _rsciio_frames(path: Path) -> tuple[int, FrameReader]:
     return image.n_frames, image.frame
 
 
+def _rsciio_frame_shape(path: Path) -> tuple[int, int]:
+    """The last two sides of the file's lazy stack of frames."""
+    height, width = read_microscope_file(path).frames.shape[-2:]
+    return height, width
+
+
 def _read_npy(path: Path) -> tuple[np.ndarray, bool]:
     """A ``.npy`` array; it is never a colour image."""
     return np.load(path), False
@@ -105,12 +117,30 @@ def _npy_frames(path: Path) -> tuple[int, FrameReader]:
     A 2-D array, and a 3-D one whose last two sides are not both images' (at least
     :data:`MIN_SIDE`), such as an image (H, W, 1) or a focal series (H, W, 3), is one frame.
     """
+    array = _npy_mapped(path)
+    if _npy_is_one_frame(array.shape):
+        return 1, lambda k: np.asarray(array)
+    return len(array), array.__getitem__
+
+
+def _npy_frame_shape(path: Path) -> tuple[int, int]:
+    """The (H, W) of a ``.npy`` array's frame (:func:`_npy_frames`), from its header."""
+    shape = _npy_mapped(path).shape
+    height, width = shape[:2] if _npy_is_one_frame(shape) else shape[1:]
+    return height, width
+
+
+def _npy_mapped(path: Path) -> np.ndarray:
+    """A ``.npy`` array of two or three axes, memory-mapped."""
     array = np.load(path, mmap_mode="r")
     if array.ndim not in (2, 3):
         raise ValueError(f"{path}: expected an image (H, W) or frames (N, H, W), got shape {array.shape}")
-    if array.ndim == 2 or min(array.shape[1:]) < MIN_SIDE:
-        return 1, lambda k: np.asarray(array)
-    return len(array), array.__getitem__
+    return array
+
+
+def _npy_is_one_frame(shape: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` is one frame (see :func:`_npy_frames`)."""
+    return len(shape) == 2 or min(shape[1:]) < MIN_SIDE
 
 
 def _read_png(path: Path) -> tuple[np.ndarray, bool]:
@@ -124,6 +154,12 @@ def _png_frames(path: Path) -> tuple[int, FrameReader]:
     if colour:
         raise ValueError(f"{path}: a colour image, not a grey frame")
     return 1, lambda k: array
+
+
+def _png_frame_shape(path: Path) -> tuple[int, int]:
+    """The height and width in a PNG's header (imageio's properties, nothing decoded)."""
+    height, width = iio.improps(path).shape[:2]
+    return height, width
 
 
 def _read_tiff(path: Path) -> tuple[np.ndarray, bool]:
@@ -154,15 +190,23 @@ def _tiff_frames(path: Path) -> tuple[int, FrameReader]:
     return count, lambda k: tifffile.imread(path, key=k)
 
 
+def _tiff_frame_shape(path: Path) -> tuple[int, int]:
+    """The image length and width of a TIFF's first page, whatever its samples or planes."""
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages.first
+        return page.imagelength, page.imagewidth
+
+
 FORMATS = (
-    ImageFormat("Gatan DigitalMicrograph file", (".dm3", ".dm4"), "digitalmicrograph", _read_rsciio, _rsciio_frames),
-    ImageFormat("Velox or Berkeley EMD file", (".emd",), "emd", _read_rsciio, _rsciio_frames),
-    ImageFormat("FEI TIA file", (".ser", ".emi"), "tia", _read_rsciio, _rsciio_frames),
-    ImageFormat("MRC file", (".mrc",), "mrc", _read_rsciio, _rsciio_frames),
+    ImageFormat("Gatan DigitalMicrograph file", (".dm3", ".dm4"), "digitalmicrograph", _read_rsciio, _rsciio_frames,
+                _rsciio_frame_shape),
+    ImageFormat("Velox or Berkeley EMD file", (".emd",), "emd", _read_rsciio, _rsciio_frames, _rsciio_frame_shape),
+    ImageFormat("FEI TIA file", (".ser", ".emi"), "tia", _read_rsciio, _rsciio_frames, _rsciio_frame_shape),
+    ImageFormat("MRC file", (".mrc",), "mrc", _read_rsciio, _rsciio_frames, _rsciio_frame_shape),
     ImageFormat("TIFF, calibrated when written by DigitalMicrograph, Velox, ImageJ or HyperSpy", (".tif", ".tiff"),
-                "tiff", _read_tiff, _tiff_frames),
-    ImageFormat("NumPy array", (".npy",), None, _read_npy, _npy_frames),
-    ImageFormat("PNG image", (".png",), None, _read_png, _png_frames),
+                "tiff", _read_tiff, _tiff_frames, _tiff_frame_shape),
+    ImageFormat("NumPy array", (".npy",), None, _read_npy, _npy_frames, _npy_frame_shape),
+    ImageFormat("PNG image", (".png",), None, _read_png, _png_frames, _png_frame_shape),
 )
 """Every readable format. TIFF data is read with tifffile (colour and focal-series rules of
 :func:`_read_tiff`), only its calibration through RosettaSciIO."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,19 @@ The model was trained on images whose detector MTF and noise spectrum are those 
 its own pixel size. Resampling by more than this factor leaves an image whose noise is
 correlated over two or more pixels, or whose MTF is squeezed to half the band or less,
 far from anything the model has seen.
+"""
+
+MAX_RESAMPLED_PIXELS = 100_000_000
+"""The most pixels an image may have at the model's sampling to be predicted (10 000 x 10 000).
+
+A prediction holds the resampled image's whole arrays at once (the normalised image, the
+stitched maps, the post-processing's masks and labels, the overlay), so its memory grows with
+the image: BENCHMARKS.md measured peak resident sets of 2.05, 3.77 and 11.6 GB at 2048², 4096²
+and 8192² pixels, 156 bytes a pixel more between the last two (7.8 GB for 50.3 Mpixels). At this
+limit that gives 11.6 GB + 156 B x (10⁸ - 8192²) = 16.7 GB, so a machine of 24 GB keeps 7 GB for
+its system, the image as read (at most 4 times as many pixels, :data:`MAX_SAMPLING_RATIO`) and
+images whose post-processing needs more than the benchmark's noise did. The next power-of-two
+square, 16384², would need about 43 GB.
 """
 
 
@@ -67,6 +80,69 @@ def file_sampling(path: str | Path) -> float | None:
     file for a reciprocal or unknown unit); ``.npy`` and ``.png`` files hold no calibration.
     """
     return read_microscope_file(path).sampling if format_of(path).calibrated else None
+
+
+def frame_shape(path: str | Path) -> tuple[int, int]:
+    """Return the (H, W) of one image or frame of a file from its header, without reading its pixels.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If its format is not in the registry or its header cannot be read, naming the file.
+    """
+    image_format = format_of(path)
+    with _named_errors(path, image_format.name):
+        return image_format.frame_shape(check_exists(path))
+
+
+def resampled_shape(
+    shape: Sequence[int], sampling: float, target_sampling: float, *, path: str | Path | None = None
+) -> tuple[int, int]:
+    """Return the (H, W) of an image once resampled to the model's sampling; refuse one too large to predict.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The image's shape, (H, W) or (H, W, C) [pixels].
+    sampling : float
+        Its pixel size [Å/pixel].
+    target_sampling : float
+        The pixel size it is resampled to, the model's [Å/pixel].
+    path : str or pathlib.Path, optional
+        The image's file, named in the error.
+
+    Returns
+    -------
+    tuple of int
+        ``(round(H * factor), round(W * factor))`` with ``factor = sampling / target_sampling``,
+        the shape :func:`resample` gives.
+
+    Raises
+    ------
+    ValueError
+        If a sampling is not positive, or the resampled image would have more than
+        :data:`MAX_RESAMPLED_PIXELS` pixels; the message names the file, both shapes, the
+        samplings and the limit.
+    """
+    if not (sampling > 0 and target_sampling > 0):
+        raise ValueError(f"samplings must be positive, got {sampling} and {target_sampling} Å/pixel")
+    height, width = _scaled(shape, sampling / target_sampling)
+    if height * width > MAX_RESAMPLED_PIXELS:
+        where = "an image" if path is None else str(path)
+        raise ValueError(
+            f"{where}: {shape[0]} x {shape[1]} pixels at {sampling:g} Å/pixel are {height} x {width} pixels at the"
+            f" model's {target_sampling:g} Å/pixel, {height * width:,} pixels: more than the {MAX_RESAMPLED_PIXELS:,}"
+            " that one image may have (predicting that many takes about 17 GB of memory); crop it into parts or bin"
+            " it, or give its true pixel size with --sampling if the file's is wrong"
+        )
+    return height, width
+
+
+def _scaled(shape: Sequence[int], factor: float) -> tuple[int, int]:
+    """The first two sides of ``shape`` times ``factor``, rounded [pixels]."""
+    return round(shape[0] * factor), round(shape[1] * factor)
 
 
 def frame_count(path: str | Path) -> int:
@@ -282,7 +358,7 @@ def resample(image: np.ndarray, factor: float) -> np.ndarray:
     if factor < 1:
         sigma = (1 / factor - 1) / 2
         image = ndimage.gaussian_filter(image, sigma=(sigma, sigma, 0), mode="reflect")
-    shape = (round(image.shape[0] * factor), round(image.shape[1] * factor))
+    shape = _scaled(image.shape, factor)
     channels = [
         ndimage.affine_transform(image[..., c], [1 / factor, 1 / factor], output_shape=shape, order=3, mode="reflect")
         for c in range(image.shape[2])
@@ -311,8 +387,13 @@ def resample_to(image: np.ndarray, sampling: float, target_sampling: float) -> t
         ``sampling / target_sampling``, the exact scale of the position mapping: a
         position ``q`` [pixels] in ``resampled`` is at ``q / factor`` in ``image``.
         It differs from new shape / old shape by less than half a pixel over the image.
+
+    Raises
+    ------
+    ValueError
+        If a sampling is not positive or the result would exceed :data:`MAX_RESAMPLED_PIXELS`
+        (:func:`resampled_shape`), before anything is allocated.
     """
-    if sampling <= 0 or target_sampling <= 0:
-        raise ValueError(f"samplings must be positive, got {sampling} and {target_sampling} Å/pixel")
+    resampled_shape(np.shape(image), sampling, target_sampling)
     factor = sampling / target_sampling
     return resample(image, factor), factor

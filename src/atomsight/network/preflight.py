@@ -2,8 +2,10 @@
 
 Each input file is checked against the model's card: it exists and has a readable format,
 its pixel size is known (the file's calibration or ``--sampling``) and within the factor the
-model serves (:func:`atomsight.io.images.check_sampling`), and its metadata does not say it
-is an image of another kind than the model's (a STEM or diffraction file for an HRTEM model,
+model serves (:func:`atomsight.io.images.check_sampling`), its image, resampled to the model's
+sampling, is not too large to predict (:func:`atomsight.io.images.resampled_shape`, judged from
+the file's header), and its metadata does not say it is an image of another kind than the
+model's (a STEM or diffraction file for an HRTEM model,
 :func:`atomsight.io.microscope_files.acquisition_of`). A file that fails is reported with the
 reason and skipped; the others go on.
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.formats import format_of, read_microscope_file
-from ..io.images import check_sampling, image_files
+from ..io.images import check_sampling, frame_shape, image_files, resampled_shape
 from ..io.microscope_files import resolve_sampling
 
 MODALITY_NAMES = {"hrtem": "HRTEM images (a parallel beam and the objective lens' phase contrast)"}
@@ -74,8 +76,10 @@ def check_image(card: Mapping[str, Any], path: Path, *, sampling: float | None) 
     ------
     ValueError
         If the format is not readable, the pixel size is unknown or too far from the card's,
-        or the file's metadata says it is a STEM or diffraction image and the model is of
-        another imaging mode; the message names the file.
+        the image resampled to the card's sampling would exceed
+        :data:`atomsight.io.images.MAX_RESAMPLED_PIXELS`, or the file's metadata says it is a
+        STEM or diffraction image and the model is of another imaging mode; the message names
+        the file.
     FileNotFoundError
         If the file does not exist.
     """
@@ -90,6 +94,7 @@ def check_image(card: Mapping[str, Any], path: Path, *, sampling: float | None) 
         )
     pixel = resolve_sampling(path, None if microscope is None else microscope.sampling, sampling)
     check_sampling(path, pixel, card["sampling"])
+    resampled_shape(frame_shape(path), pixel, card["sampling"], path=path)
     return pixel
 
 
