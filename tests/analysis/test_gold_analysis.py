@@ -203,6 +203,16 @@ def test_unreadable_csvs_are_named(tmp_path, text, message):
         analyze_gold_file(path, out=tmp_path)
 
 
+def test_cli_refuses_a_table_holding_a_column_twice_and_writes_nothing_for_it(tmp_path, capsys):
+    xy = grid_110(3, 3)
+    twice = write_csv(tmp_path / "twice.csv", np.vstack([xy, xy[4] + 0.01]), ["column-1"] * (len(xy) + 1),
+                      np.full(len(xy) + 1, 0.9))
+    assert main(["analyze", "gold", str(twice), "--out", str(tmp_path / "out")]) == 2
+    assert (f"twice.csv: rows 4 and {len(xy)} (counting from 0) lie 0.014 Å apart, 1 pair(s) closer than 0.05 Å"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_111_references_are_those_of_a_triangular_lattice_of_spacing_a_over_sqrt6():
     a = 4.08
     assert column_distances(a, "111") == pytest.approx({"a/sqrt(6)": a / np.sqrt(6), "a/sqrt(2)": a / np.sqrt(2),

@@ -241,7 +241,8 @@ def test_positions_without_sigma_give_nan_errors(tmp_path):
      ("x_A,y_A,sigma_x_A\n1,2,0.1\n", "both sigma_x_A and sigma_y_A"),
      ("x_A,y_A\n", "no atoms"),
      ("x_A,y_A\n1,oops\n", "row 1, column y_A: expected a number"),
-     ("x_A,y_A,sigma_x_A,sigma_y_A\n1,2,-0.1,0.1\n", "must be >= 0")],
+     ("x_A,y_A,sigma_x_A,sigma_y_A\n1,2,-0.1,0.1\n", "must be >= 0"),
+     ("x_A,y_A\n1.0,1.0\n3.0,1.0\n1.0,1.01\n", "rows 0 and 2 (counting from 0) lie 0.010 Å apart")],
 )
 def test_bad_files_are_named_and_the_others_still_analysed(tmp_path, capsys, content, message):
     bad = tmp_path / "bad.csv"

@@ -10,6 +10,8 @@ from atomsight.analysis.sequence import analyze_sequence, write_sequence
 from atomsight.analysis.sites import EVENT_KINDS
 from atomsight.cli import main
 from atomsight.core.registration import register
+from atomsight.io.formats import MIN_SIDE
+from atomsight.network.predict import predict_images
 from atomsight.simulation.labels import gaussian_label_maps
 
 
@@ -183,3 +185,21 @@ def test_a_movie_without_calibration_needs_sampling(tmp_path, monkeypatch, capsy
     np.save(tmp_path / "movie.npy", np.random.default_rng(0).normal(size=(3, 20, 20)))
     assert main(["track", "--model", "gold", str(tmp_path / "movie.npy"), "--out", str(tmp_path)]) == 2
     assert "movie.npy: the file holds no pixel size" in capsys.readouterr().err
+
+
+def test_track_skips_a_frame_smaller_than_predict_takes_by_the_same_rule(gold_movie, tmp_path, monkeypatch,
+                                                                          make_predictor):
+    stub = stub_movie_predictor(make_predictor, gold_movie.sampling, gold_movie.positions[:3])
+    monkeypatch.setattr("atomsight.network.predictor.load_predictor", lambda folder: stub)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    frames = [gold_movie.frames[0], gold_movie.frames[1][:MIN_SIDE - 1, :MIN_SIDE - 1], *gold_movie.frames[1:3]]
+    for k, frame in enumerate(frames):
+        np.save(folder / f"frame_{k:04d}.npy", frame)
+    small = f"image of {MIN_SIDE - 1} x {MIN_SIDE - 1} pixels, expected at least {MIN_SIDE} along each side"
+    with pytest.warns(UserWarning, match=re.escape(f"frame_0001.npy frame 0: {small}; frame skipped")):
+        assert main(["track", "--model", "gold", str(folder / "*.npy"), "--frames-from-files", "--sampling",
+                     str(gold_movie.sampling), "--out", str(tmp_path / "out")]) == 0
+    assert [int(row["frame"]) for row in read_csv(tmp_path / "out" / "frames_drift.csv")] == [0, 2, 3]
+    with pytest.raises(ValueError, match=re.escape(f"frame_0001.npy: image: {small}")):
+        predict_images(stub, [folder / "frame_0001.npy"], sampling=gold_movie.sampling, out=tmp_path / "predicted")
