@@ -108,6 +108,14 @@ def test_cosine_schedule_ends_at_the_final_rate():
     assert learning_rate({"schedule": "constant", "learning_rate": 2e-4}) == 2e-4
 
 
+def test_the_learning_rates_scale_with_the_replicas():
+    training = {"schedule": "cosine", "learning_rate": 1e-3, "final_learning_rate": 1e-5, "epochs": 2,
+                "steps_per_epoch": 5}
+    schedule = learning_rate(training, replicas=4)
+    assert float(schedule(0)) == pytest.approx(4e-3) and float(schedule(10)) == pytest.approx(4e-5)
+    assert learning_rate({"schedule": "constant", "learning_rate": 2e-4}, replicas=2) == 4e-4
+
+
 def test_mixed_bfloat16_reaches_the_compiled_model(tiny_system):
     tiny_system["training"]["precision"] = "mixed_bfloat16"
     model = new_model(tiny_system)

@@ -200,7 +200,8 @@ def _render(
 
 
 def training_spectra(
-    stores: Sequence[str | Path], system: Mapping[str, Any], *, seed: int, batch_size: int, start_batch: int = 0
+    stores: Sequence[str | Path], system: Mapping[str, Any], *, seed: int, batch_size: int, start_batch: int = 0,
+    replicas: int = 1, pipeline: tuple[int, int] = (0, 1),
 ) -> tuple[tf.data.Dataset, Microscope]:
     """Return the endless stream of training batches before the microscope, and the microscope.
 
@@ -222,8 +223,18 @@ def training_spectra(
     batch_size : int
         Images per batch.
     start_batch : int
-        Batches to skip, e.g. those an interrupted run already trained on; cheap, since
+        Steps to skip, e.g. those an interrupted run already trained on; cheap, since
         skipped elements are never rendered.
+    replicas : int
+        Replicas a step trains on (:mod:`atomsight.network.distribute`): a step takes the
+        global batch of ``batch_size * replicas`` consecutive elements of the stream, and
+        the curriculum counts steps, so a run on R replicas of batch B sees the images of a
+        run on one device of batch R * B, in the same order.
+    pipeline : tuple of int
+        (index, count) of this input pipeline (one per worker,
+        ``tf.distribute.InputContext``): it keeps, of every global batch, the
+        ``batch_size * replicas / count`` elements of its own replicas, which it yields as
+        consecutive batches of ``batch_size``, one per replica.
 
     Returns
     -------
@@ -233,23 +244,32 @@ def training_spectra(
     microscope : Microscope
         The microscope that renders them.
     """
+    index, count = pipeline
+    step = batch_size * replicas  # the global batch
+    if replicas % count or not 0 <= index < count:
+        raise ValueError(f"input pipeline {index} of {count} for {replicas} replicas: expected 0 <= index < count"
+                         " and replicas a multiple of count")
     source = SpectraSource(stores, system)
     structures = (
         tf.data.Dataset.range(len(source))
         .shuffle(len(source), seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .enumerate()
-        .skip(start_batch * batch_size)
+        .skip(start_batch * step)
     )
+    if count > 1:
+        share = step // count
+        structures = structures.filter(lambda e, s: tf.equal((e % step) // share, index))
     curriculum = system["training"]["curriculum"]
     elements = _elements(source, structures, seed, system["microscope"]["cache_limit_mb"],
-                         curriculum=(curriculum["hold"] * batch_size, curriculum["steps"] * batch_size)
+                         curriculum=(curriculum["hold"] * step, curriculum["steps"] * step)
                          if curriculum["start"] else None)
     return elements.batch(batch_size, drop_remainder=True), source.microscope()
 
 
 def training_dataset(
-    stores: Sequence[str | Path], system: Mapping[str, Any], *, seed: int, batch_size: int, start_batch: int = 0
+    stores: Sequence[str | Path], system: Mapping[str, Any], *, seed: int, batch_size: int, start_batch: int = 0,
+    replicas: int = 1, pipeline: tuple[int, int] = (0, 1),
 ) -> tf.data.Dataset:
     """Return the endless stream of training batches (images, labels) of a split.
 
@@ -264,7 +284,8 @@ def training_dataset(
         float32 that grow with each image's noise-free contrast
         (:meth:`atomsight.microscope.Microscope.weighted`).
     """
-    spectra, microscope = training_spectra(stores, system, seed=seed, batch_size=batch_size, start_batch=start_batch)
+    spectra, microscope = training_spectra(stores, system, seed=seed, batch_size=batch_size, start_batch=start_batch,
+                                           replicas=replicas, pipeline=pipeline)
     return _render(spectra, microscope, system["training"]["contrast_weight"])
 
 
