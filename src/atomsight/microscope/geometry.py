@@ -48,3 +48,19 @@ def dihedral(images: tf.Tensor, transform: tf.Tensor) -> tf.Tensor:
     images = tf.where(select(4), tf.transpose(images, (0, 2, 1, 3)), images)
     images = tf.where(select(1), tf.reverse(images, axis=[1]), images)
     return tf.where(select(2), tf.reverse(images, axis=[2]), images)
+
+
+def symmetric_batch(
+    params: dict[str, tf.Tensor], images: tf.Tensor, labels: tf.Tensor, weight: tf.Tensor | None = None
+) -> tuple[tf.Tensor, ...]:
+    """Apply each element's drawn symmetry (``params["dihedral"]``, :func:`dihedral`) to its images and labels.
+
+    With ``weight``, one loss weight per image (B,), it is returned third, broadcast to every
+    pixel, (B, M, M), M the images' side.
+    """
+    transform = params["dihedral"]
+    batch = (dihedral(images, transform), dihedral(labels, transform))
+    if weight is None:
+        return batch
+    size = tf.shape(images)[1]
+    return (*batch, tf.broadcast_to(weight[:, None, None], (tf.shape(weight)[0], size, size)))

@@ -19,7 +19,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from ..geometry import dihedral
+from ..geometry import symmetric_batch
 from ..normalize import local_normalize
 from .counts import detector_signal, support_background
 from .gridding import Gridding
@@ -131,20 +131,10 @@ class StemMicroscope:
         intensities = self.intensities(spectra, params)
         contrast = tf.math.reduce_std(intensities, axis=(1, 2, 3)) / tf.reduce_mean(intensities, axis=(1, 2, 3))
         weight = tf.minimum(contrast / full_weight_contrast, 1.0)
-        size = self.settings.image_size
-        transform = params["dihedral"]
-        return (
-            dihedral(self._record(intensities, params), transform),
-            dihedral(self.labels(label_spectra, params), transform),
-            tf.broadcast_to(weight[:, None, None], (tf.shape(weight)[0], size, size)),
-        )
+        return symmetric_batch(params, self._record(intensities, params), self.labels(label_spectra, params), weight)
 
     def __call__(
         self, spectra: tf.Tensor, label_spectra: tf.Tensor, params: dict[str, tf.Tensor]
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """Return (images, labels) of a batch, with each element's symmetry transform applied to both."""
-        transform = params["dihedral"]
-        return (
-            dihedral(self.images(spectra, params), transform),
-            dihedral(self.labels(label_spectra, params), transform),
-        )
+        return symmetric_batch(params, self.images(spectra, params), self.labels(label_spectra, params))
