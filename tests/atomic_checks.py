@@ -38,6 +38,8 @@ def interrupted_after(delay: float) -> Iterator[None]:
     it lands here and not in whatever runs next.
     """
     previous = signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    # Ctrl-C's KeyboardInterrupt even where SIGINT came ignored (a background job of a shell without job control)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     start = time.perf_counter()
     signal.setitimer(signal.ITIMER_REAL, delay)
     try:
@@ -48,3 +50,4 @@ def interrupted_after(delay: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGINT, previous_int)

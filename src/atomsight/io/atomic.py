@@ -93,15 +93,26 @@ def atomic_files(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM for the block (in the main thread, where Python handles signals)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    """Defer SIGINT and SIGTERM to the end of the block (in the main thread, where Python handles signals).
+
+    The Python-level handlers are swapped for ones that only note the signal, rather than the
+    signals being masked: a mask covers one thread, and the kernel hands a process-directed
+    signal to any thread that does not mask it (TensorFlow's or BLAS's), after which Python
+    would still raise in the main thread. A noted signal is re-sent once the old handlers are back.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    received: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, lambda signum, _frame: received.append(signum)) for signum in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        for number in dict.fromkeys(received):
+            signal.raise_signal(number)
 
 
 def check_output_folder(path: str | Path) -> Path:
