@@ -6,6 +6,7 @@ no apt-get). The profile is the repository's, with the test cluster's partition 
 and no account, and a 2 s first status poll instead of 20 s.
 """
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -154,3 +155,32 @@ def test_a_failed_job_is_reported_retried_and_resumed_without_redoing_finished_w
     assert job_stats(resumed.stdout) == {"checksum_shard": 1, "total": 1}
     assert (folder / targets[0]).stat().st_mtime_ns == finished
     assert {path: path.stat().st_mtime_ns for path in shards} == before
+
+
+def test_the_training_runs_as_two_workers_of_one_slurm_job_step(slurm_run, profile, snakemake, tmp_path):
+    """The profile's multi-node lines (README, "Training on several nodes") uncommented, on the one-node test
+    cluster: two tasks of one CPU each on its node, no GPUs (nodes and gres left commented)."""
+    folder, _ = slurm_run
+    text = (profile / "config.yaml").read_text()
+    for line in ("tasks: 2", 'mpi: "srun"', "gpu: 0", "tasks_per_gpu: 0", "cpus_per_task: 32"):
+        text, count = re.subn(rf"\n(\s*)# {re.escape(line)}", rf"\n\g<1>{line}", text)
+        assert count == 1, f"the slurm profile has no single commented {line!r} for training on several nodes"
+    multi_node = tmp_path / "multi-node"
+    multi_node.mkdir()
+    (multi_node / "config.yaml").write_text(text.replace("cpus_per_task: 32", "cpus_per_task: 1"))
+    target = "results/training/graphene/model.keras"
+    result = snakemake(folder, target, "--workflow-profile", str(multi_node), "--forcerun", "train_model",
+                       timeout=900)
+    assert result.returncode == 0, result.stdout[-5000:]
+    ((_, slurm_id, _),) = SUBMITTED.findall(result.stdout)
+    job = slurm_job(slurm_id)
+    assert job["NumTasks"] == "2" and job["Partition"] == "atomsight-gpu", job
+    log = (folder / "results/logs/train_model/graphene.log").read_text()
+    for worker in (0, 1):
+        assert f"strategy multi_worker: 2 replica(s) on /job:worker/replica:0/task:{worker}/device:CPU:0, worker " \
+               f"{worker} of 2" in log, log[-3000:]
+    run = folder / "results/training/graphene"
+    assert json.loads((run / "run.json").read_text())["replicas"] == 2
+    assert len((run / "history.csv").read_text().splitlines()) == 1 + 2  # tiny.yaml's 2 epochs
+    assert not (run / "workers-job.json").exists() and not (run / "backup").exists()
+    load_model(folder / target)

@@ -7,6 +7,9 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+"""How a job's log lines look: time, level, logger, message."""
+
 
 @contextlib.contextmanager
 def log_to(path: str | Path, level: int = logging.INFO) -> Iterator[None]:
@@ -26,7 +29,7 @@ def log_to(path: str | Path, level: int = logging.INFO) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", buffering=1) as stream:
         handler = logging.StreamHandler(stream)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root = logging.getLogger()
         root.addHandler(handler)
         root.setLevel(level)

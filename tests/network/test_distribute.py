@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from atomsight.models.card import file_sha256
-from atomsight.network.distribute import choose_strategy
+from atomsight.network.distribute import _most_tasks_per_node, _several_workers, choose_strategy
 from atomsight.network.train import new_model
 
 TRAIN = """
@@ -148,3 +148,25 @@ def test_an_unknown_strategy_and_a_multi_worker_run_without_workers_are_refused(
 def test_auto_is_single_without_several_gpus():
     placement = choose_strategy("auto")
     assert placement.name == "single" and placement.replicas == 1 and placement.is_chief
+
+
+def test_auto_is_multi_worker_in_a_process_that_is_one_of_several(monkeypatch):
+    for name in ("TF_CONFIG", "SLURM_STEP_NUM_TASKS"):
+        monkeypatch.delenv(name, raising=False)
+    assert not _several_workers()
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "1")
+    assert not _several_workers()  # the one task of an ordinary job step
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "2")
+    assert _several_workers()
+    monkeypatch.delenv("SLURM_STEP_NUM_TASKS")
+    one = {"cluster": {"worker": ["127.0.0.1:1234"]}, "task": {"type": "worker", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(one))
+    assert not _several_workers()
+    one["cluster"]["chief"] = ["127.0.0.1:1235"]
+    monkeypatch.setenv("TF_CONFIG", json.dumps(one))
+    assert _several_workers()
+
+
+@pytest.mark.parametrize(("tasks_per_node", "most"), [("1", 1), ("2(x3),1", 2), ("1(x2),4", 4), ("12", 12)])
+def test_the_most_tasks_on_a_node_read_from_slurms_compressed_list(tasks_per_node, most):
+    assert _most_tasks_per_node(tasks_per_node) == most

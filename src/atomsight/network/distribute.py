@@ -3,10 +3,13 @@
 ``single`` trains on one device (TensorFlow's default strategy); ``mirrored`` keeps one replica
 of the network on each GPU of the machine (``tf.distribute.MirroredStrategy``; on a machine
 without GPUs, one per logical CPU device, which the tests set up); ``multi_worker`` one replica
-per worker process, on several machines (``tf.distribute.MultiWorkerMirroredStrategy``), whose
-cluster comes from Slurm (``SlurmClusterResolver``: one task per node, the job's nodes and GPUs)
-or from ``TF_CONFIG`` where it is set; ``auto`` is ``mirrored`` when there are several GPUs and
-``single`` otherwise.
+per device of each of several worker processes, on several machines
+(``tf.distribute.MultiWorkerMirroredStrategy``), whose cluster comes from Slurm
+(``SlurmClusterResolver``: the tasks of the job step, normally one per node, each with its node's
+GPUs; :mod:`atomsight.network.workers` starts them) or from ``TF_CONFIG`` where it is set;
+``auto`` is ``multi_worker`` in a process that is one of several (a task of a Slurm job step of
+several tasks, or a worker of a ``TF_CONFIG`` cluster of several), else ``mirrored`` when there
+are several GPUs and ``single`` otherwise.
 
 The configured ``batch_size`` is each replica's: a step trains on the global batch of
 ``batch_size`` times the replicas, and the learning rate is scaled by the replicas (the linear
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -95,6 +99,8 @@ def choose_strategy(name: str) -> Placement:
     """
     if name not in STRATEGIES:
         raise ValueError(f"training.strategy: {name!r}, expected one of {', '.join(STRATEGIES)}")
+    if name == "auto" and _several_workers():
+        name = "multi_worker"
     if name == "multi_worker":  # first: its collective ops are configured before TensorFlow's runtime starts
         return _multi_worker()
     gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
@@ -105,6 +111,14 @@ def choose_strategy(name: str) -> Placement:
         return Placement(tf.distribute.get_strategy(), "single", (device,))
     devices = gpus or [d.name for d in tf.config.list_logical_devices("CPU")]  # mirrored
     return Placement(tf.distribute.MirroredStrategy(devices), "mirrored", tuple(devices))
+
+
+def _several_workers() -> bool:
+    """Whether this process is one of several workers: a task of a Slurm step of several, or in TF_CONFIG's cluster."""
+    if os.environ.get("TF_CONFIG"):
+        cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
+        return sum(len(tasks) for tasks in cluster.values()) > 1
+    return int(os.environ.get("SLURM_STEP_NUM_TASKS", "1")) > 1
 
 
 def _multi_worker() -> Placement:
@@ -127,6 +141,32 @@ def _cluster_resolver() -> tf.distribute.cluster_resolver.ClusterResolver:
         return tf.distribute.cluster_resolver.TFConfigClusterResolver()
     if os.environ.get("SLURM_JOB_ID") and os.environ.get("SLURM_PROCID") is not None:
         log.info("multi_worker: the cluster of Slurm job %s", os.environ["SLURM_JOB_ID"])
-        return tf.distribute.cluster_resolver.SlurmClusterResolver()
+        return _SlurmCluster(len(tf.config.list_physical_devices("GPU")))
     raise ValueError("training.strategy: multi_worker needs its workers: run under Slurm (srun, one task per node)"
                      " or set TF_CONFIG (tensorflow.org/guide/distributed_training); for one machine use mirrored")
+
+
+class _SlurmCluster(tf.distribute.cluster_resolver.SlurmClusterResolver):
+    """TensorFlow's Slurm cluster resolver with each task's GPUs as TensorFlow sees them, none on a CPU node.
+
+    Slurm gives the GPUs (``--gres``, ``--gpus-per-task``) and TensorFlow has listed them, so the
+    resolver neither asks nvidia-smi (which a CPU node lacks) nor sets CUDA_VISIBLE_DEVICES (too
+    late). It places one task per slot of ``gpus_per_task`` GPUs, so a CPU task takes one slot,
+    and reports the task's real GPUs, so that the strategy's replica is its CPU.
+    """
+
+    def __init__(self, gpus: int) -> None:
+        slots = max(1, gpus)
+        super().__init__(gpus_per_node=slots * _most_tasks_per_node(os.environ.get("SLURM_STEP_TASKS_PER_NODE", "1")),
+                         gpus_per_task=slots, auto_set_gpu=False)
+        self._gpus = gpus
+
+    def num_accelerators(self, task_type: str | None = None, task_id: int | None = None,
+                         config_proto: object = None) -> dict[str, int]:
+        """The task's GPUs (TensorFlow's call)."""
+        return {"GPU": self._gpus} if self._gpus else {}
+
+
+def _most_tasks_per_node(tasks_per_node: str) -> int:
+    """The most tasks on one node, from Slurm's compressed list of tasks per node (``"2(x3),1"``: 2, 2, 2, 1)."""
+    return max(int(count) for count in re.findall(r"(\d+)(?:\(x\d+\))?", tasks_per_node))
