@@ -30,7 +30,8 @@ def test_a_job_file_that_is_not_one_is_refused_with_its_name(tmp_path):
 
 def test_the_launcher_starts_this_python_on_the_job_file():
     assert worker_command("srun --label --kill-on-bad-exit=1", 2, "run/job.json") == [
-        "srun", "--label", "--kill-on-bad-exit=1", "-n", "2", sys.executable, "-m", "atomsight.network.workers", "run/job.json"]
+        "srun", "--label", "--kill-on-bad-exit=1", "-n", "2", sys.executable, "-m", "atomsight.network.workers",
+        "run/job.json"]
 
 
 def test_a_worker_without_its_one_argument_says_how_to_call_it(capsys):
