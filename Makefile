@@ -28,9 +28,9 @@ run: install
 	$(BIN)/snakemake --cores $(CORES) --configfile workflow/configs/small.yaml
 
 ## test: the code checks, then the test suite (first downloads, once, the packages whose example
-## microscope files tests/io reads)
+## microscope files tests/io reads), one test file at a time in each of $(CORES) processes
 test: lint $(EXAMPLE_FILES)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile
 
 $(TEMUL_WHEEL): | $(VENV)/.installed
 	$(BIN)/python -m pip download --quiet --no-deps temul-toolkit==0.1.9 -d $(WHEELS)
