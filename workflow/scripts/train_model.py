@@ -1,8 +1,8 @@
 """Snakemake script: train a system's network (atomsight.network.train.train), resuming an interrupted run.
 
-With the rule's ``mpi`` resource set (the launcher, e.g. ``srun``: the Slurm profile's
-multi-node resource set), the training runs as one worker per task of the job
-(atomsight.network.workers), else in this process.
+It writes the training's job file (atomsight.network.workers) and trains it in this process or,
+with the rule's ``mpi`` resource set (the launcher, e.g. ``srun``: the Slurm profile's
+multi-node resource set), as one worker per task of the job.
 """
 
 import sys
@@ -11,21 +11,14 @@ from pathlib import Path
 from atomsight.logs import log_to
 
 with log_to(snakemake.log[0]):
-    system = snakemake.config["systems"][snakemake.wildcards.system]
-    out = Path(snakemake.output.model).parent
+    from atomsight.network.workers import run_workers, train_from_job, write_job
+
+    job = write_job(snakemake.config["systems"][snakemake.wildcards.system], train_stores=snakemake.input.train,
+                    validation_stores=snakemake.input.validation, out=Path(snakemake.output.model).parent,
+                    device=snakemake.config["device"])
     launcher = snakemake.resources.get("mpi")
     if launcher:
-        from atomsight.network.workers import run_workers, write_job
-
-        job = write_job(system, train_stores=snakemake.input.train, validation_stores=snakemake.input.validation,
-                        out=out, device=snakemake.config["device"])
         run_workers(launcher, snakemake.resources.get("tasks", 1), job, log=sys.stderr)
-        job.unlink()
     else:
-        from atomsight.device import select_tensorflow_device
-
-        select_tensorflow_device(snakemake.config["device"])
-        from atomsight.network.train import train
-
-        train(system, train_stores=snakemake.input.train, validation_stores=snakemake.input.validation, out=out,
-              progress=False)
+        train_from_job(job)
+    job.unlink()

@@ -101,6 +101,18 @@ def run_workers(launcher: str, tasks: int, job: str | Path, *, log: TextIO | Non
         raise RuntimeError(f"the training workers failed (exit status {result.returncode}): {shlex.join(command)}")
 
 
+def train_from_job(path: str | Path) -> Path:
+    """Train in this process what the job file ``path`` describes (alone or as one of the workers); return the model."""
+    job = read_job(path)
+    from ..device import select_tensorflow_device
+
+    select_tensorflow_device(job["device"])
+    from .train import train
+
+    return train(job["system"], train_stores=job["train_stores"], validation_stores=job["validation_stores"],
+                 out=job["out"], progress=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Train as one worker of the job file named by the only argument; return the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -108,14 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"usage: python -m {__name__} JOB.json", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    job = read_job(arguments[0])
-    from ..device import select_tensorflow_device
-
-    select_tensorflow_device(job["device"])
-    from .train import train
-
-    train(job["system"], train_stores=job["train_stores"], validation_stores=job["validation_stores"],
-          out=job["out"], progress=False)
+    train_from_job(arguments[0])
     return 0
 
 
