@@ -116,9 +116,13 @@ def choose_strategy(name: str) -> Placement:
 def _several_workers() -> bool:
     """Whether this process is one of several workers: a task of a Slurm step of several, or in TF_CONFIG's cluster."""
     if os.environ.get("TF_CONFIG"):
-        cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
-        return sum(len(tasks) for tasks in cluster.values()) > 1
+        return sum(len(tasks) for tasks in _tf_config_cluster().values()) > 1
     return int(os.environ.get("SLURM_STEP_NUM_TASKS", "1")) > 1
+
+
+def _tf_config_cluster() -> dict[str, list[str]]:
+    """The cluster that ``TF_CONFIG`` names: addresses per job ("chief", "worker")."""
+    return json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
 
 
 def _multi_worker() -> Placement:
@@ -136,8 +140,7 @@ def _multi_worker() -> Placement:
 def _cluster_resolver() -> tf.distribute.cluster_resolver.ClusterResolver:
     """``TF_CONFIG``'s cluster where it is set, else Slurm's job (one task per node)."""
     if os.environ.get("TF_CONFIG"):
-        cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
-        log.info("multi_worker: the cluster of TF_CONFIG, %s", cluster)
+        log.info("multi_worker: the cluster of TF_CONFIG, %s", _tf_config_cluster())
         return tf.distribute.cluster_resolver.TFConfigClusterResolver()
     if os.environ.get("SLURM_JOB_ID") and os.environ.get("SLURM_PROCID") is not None:
         log.info("multi_worker: the cluster of Slurm job %s", os.environ["SLURM_JOB_ID"])

@@ -1,15 +1,15 @@
-"""Training over several machines: one worker process per node, started by a launcher such as Slurm's ``srun``.
+"""A training as a job file, trained in one process or by one worker process per node through a launcher.
 
-The Snakemake job of a multi-node training (the Slurm profile's ``train_model`` resources
-``nodes``, ``tasks`` and ``mpi``, the launcher) runs once, on the allocation's first node; it
-writes what the training needs to a job file in the run's folder and starts one worker per
+The Snakemake job of a training writes what the training needs to a job file in the run's
+folder (:func:`write_job`) and trains it in its own process (:func:`train_from_job`) or, for a
+multi-node training (the Slurm profile's ``train_model`` resources ``nodes``, ``tasks`` and
+``mpi``, the launcher), runs once on the allocation's first node and starts one worker per
 task through the launcher (:func:`run_workers`). Each worker reads the job file and trains
 (:func:`atomsight.network.train.train`) under the multi-worker strategy, its cluster found
 by TensorFlow's Slurm cluster resolver (:mod:`atomsight.network.distribute`).
 
 Run by hand (``python -m atomsight.network.workers JOB.json``) a worker trains alone, or as one
-of the workers that ``TF_CONFIG`` names.
-"""
+of the workers that ``TF_CONFIG`` names."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def write_job(
     out: str | Path,
     device: str,
 ) -> Path:
-    """Write the job file of a multi-worker training into its folder ``out``; return its path.
+    """Write the job file of a training into its folder ``out``; return its path.
 
     Parameters
     ----------
