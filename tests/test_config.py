@@ -219,7 +219,8 @@ def test_images_that_would_wrap_around_the_cell_are_refused():
               ("config.yaml", "workflow/configs/release.yaml"),
               ("config.yaml", "workflow/configs/release.yaml", "workflow/configs/graphene-narrow.yaml"),
               ("config.yaml", "workflow/configs/release.yaml", "workflow/configs/graphene-narrow.yaml",
-               "workflow/configs/graphene-corrected.yaml")]
+               "workflow/configs/graphene-corrected.yaml"),
+              ("config.yaml", "workflow/configs/release.yaml", "workflow/configs/gold-corrected.yaml")]
 )
 def test_the_repository_configurations_fit_their_cells(files):
     for system in load_config(*(REPO / f for f in files))["systems"].values():

@@ -156,6 +156,11 @@ def test_a_perfect_predictor_finds_every_atom_at_its_true_position(known_images,
     # A centre of mass of a Gaussian of 3 pixels sigma is exact to 0.005 pixels (postprocess.find_peaks);
     # 0.02 Å (0.15 pixel) leaves room for float32 rendering and still fails a half-pixel offset (0.066 Å).
     assert entry["rmse"] < 0.02
+    regions = entry["by_region"]  # nothing false anywhere, and every atom and detection in some region
+    assert all(r["false_positives"] == 0 and r["false_negatives"] == 0 for r in regions.values())
+    assert sum(r["true"] for r in regions.values()) == entry["true_positives"]
+    assert sum(r["detections"] for r in regions.values()) == entry["true_positives"]
+    assert regions["vacuum"]["true"] == 0 and regions["inside"]["true"] + regions["edge"]["true"] > 20
 
 
 def test_recall_is_reported_per_atom_environment(known_images, tiny_stores, tmp_path):

@@ -34,7 +34,7 @@ def test_atomsight_models_lists_every_shipped_model_with_its_card(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     for name, card in shipped_models().items():
-        assert out.count(f"{name}: ") == 1 and f"{card['energy'] / 1e3:g} kV" in out and "C10 > 0 is overfocus" in out
+        assert out.count(f"{name} (") == 1 and f"{card['energy'] / 1e3:g} kV" in out and "C10 > 0 is overfocus" in out
         low, high = card["intended_conditions"]["astigmatism_A"]
         assert f"astigmatism {low:g} to {high:g} Å" in out and f"threshold {card['detection']['threshold']:g}" in out
         low, high = card["intended_conditions"]["c10_A"]
@@ -61,3 +61,16 @@ def test_a_malformed_card_is_refused_naming_the_file(tmp_path, text, message):
     (tmp_path / "model.json").write_text(json.dumps(card) if text.startswith("CARD") else text)
     with pytest.raises(CardError, match=rf"{tmp_path / 'model.json'}: .*{message}"):
         read_card(tmp_path)
+
+
+def test_each_material_has_one_default_model_named_after_it_and_the_others_say_what_they_are_for(capsys):
+    cards = shipped_models()
+    materials = {card["system"] for card in cards.values() if card["label_classes"] == "single"}
+    assert materials <= set(cards), "every material whose models find atoms or columns has one named after it"
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name, card in cards.items():
+        expected = f"{name} (the default for {name})" if name == card["system"] else f"{name} (specialised"
+        assert expected in out
+    assert "gold-counting (specialised: atoms per column from a focal series of 3 images)" in out
+    assert "the default for gold-counting" not in out

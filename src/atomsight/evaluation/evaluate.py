@@ -37,6 +37,7 @@ from .counting import counting_scores, plot_confusion, plot_counting
 from .counting_baseline import LinearDiscriminant, column_features, count_with_baseline, fit_discriminant
 from .metrics import SCORES, Scores, aggregate, bootstrap_intervals, count_errors, recall_by_group, scores_of
 from .plots import plot_f1, plot_overlays
+from .regions import OBJECT_REACH, region_areas, region_counts, region_map, region_scores, regions_of
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,8 @@ def evaluate_predictor(
         the pooled counts and, for column counting, the fractions of columns miscounted
         by 0, 1, 2 and 3 or more atoms, overall and by the particles' tilt, and the
         confusion matrix of heights (:func:`atomsight.evaluation.counting.counting_scores`),
-        and, with ``structures`` of a sheet, the
+        the scores inside the object, at its edges and in the vacuum (``by_region``,
+        :func:`atomsight.evaluation.regions.region_scores`), and, with ``structures`` of a sheet, the
         ``recall_by_environment`` (atoms, found, recall per environment).
     """
     settings_eval = system["evaluation"]
@@ -190,7 +192,7 @@ def evaluate_predictor(
         index = [i for i, _ in jobs]
         images = microscope.images(tf.gather(waves, index), params).numpy()
         probabilities = predict(images)
-        per_image, in_view, found_true, columns_in_view = [], [], [], []
+        per_image, in_view, found_true, columns_in_view, by_region, areas = [], [], [], [], [], []
         matched_heights: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         image_tilts = None if tilts is None else [tilts[i] for i, _ in jobs]
         for k, (i, _) in enumerate(jobs):
@@ -204,6 +206,11 @@ def evaluate_predictor(
             found_px, found_classes = found.positions[keep], found.classes[keep]
             pairs = match(true_px * sampling, found_px * sampling, settings_eval["radius"])
             per_image.append(scores_of(pairs, len(true_px), len(found_px)))
+            shaping, _ = visible_positions(truths[i].positions, shift=shift, sampling=sampling, size=size,
+                                           extent=source.grid.extent, margin=-OBJECT_REACH / sampling)
+            codes = region_map(shaping, size, sampling)
+            by_region.append(region_counts(pairs, regions_of(true_px, codes), regions_of(found_px, codes)))
+            areas.append(region_areas(codes, sampling, margin))
             if environments is not None:
                 in_view.append(environments[i][owners])
                 found_true.append(np.isin(np.arange(len(true_px)), pairs.true_index))
@@ -214,7 +221,8 @@ def evaluate_predictor(
             if k < 4 and dose == max(settings_eval["doses"]):
                 overlays.append((images[k], true_px, found_px))
         per_structure = [aggregate(per_image[i * repeats:(i + 1) * repeats]) for i in range(len(source))]
-        entry = {"dose": dose, **scores_with_intervals(per_structure, settings_eval)}
+        entry = {"dose": dose, **scores_with_intervals(per_structure, settings_eval),
+                 "by_region": region_scores(by_region, areas)}
         if heights:
             entry.update(counting_scores(*matched_heights, image_tilts, max_height=system["labels"]["max_height"]))
             if fit_baseline is not None:
@@ -225,7 +233,10 @@ def evaluate_predictor(
                                                               np.concatenate(counted))
         if environments is not None:
             entry["recall_by_environment"] = recall_by_group(np.concatenate(in_view), np.concatenate(found_true))
-        log.info("dose %g e/Å^2: F1 %.3f (%.3f-%.3f), RMSE %.3f Å", dose, entry["f1"], *entry["f1_ci"], entry["rmse"])
+        regions = entry["by_region"]
+        log.info("dose %g e/Å^2: F1 %.3f (%.3f-%.3f), RMSE %.3f Å; precision inside %.3f, at edges %.3f; %d false"
+                 " detections in the vacuum", dose, entry["f1"], *entry["f1_ci"], entry["rmse"],
+                 regions["inside"]["precision"], regions["edge"]["precision"], regions["vacuum"]["false_positives"])
         results["doses"].append(entry)
     names = ["f1_vs_dose.png", "overlays.png", *(["count_errors.png", "confusion.png"] if heights else []),
              "metrics.json"]

@@ -70,7 +70,7 @@ def build_card(
     name : str
         The model's name (what ``atomsight predict --model`` takes for a shipped model).
     system_name : str
-        The configuration's name of the system (``graphene`` for a model named ``graphene-corrected``).
+        The configuration's name of the system (``gold_counting`` for the model named ``gold-counting``).
     metrics : mapping
         The evaluation's ``metrics.json`` (:func:`atomsight.evaluation.evaluate.evaluate`).
     receptive_field : int

@@ -62,8 +62,8 @@ def release(
     name : str
         The model's name (what ``atomsight predict --model`` takes).
     system_name : str, optional
-        The configuration's name of the system (the card's ``system``: ``graphene`` for a
-        model named ``graphene-corrected``); default: ``name``.
+        The configuration's name of the system (the card's ``system``: ``gold_counting`` for the
+        model named ``gold-counting``); default: ``name``.
     model_path : str or pathlib.Path
         The trained network: a finished run's ``model.keras`` or a running one's
         ``backup/latest.weights.h5`` (see :func:`bare_network`).

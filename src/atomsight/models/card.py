@@ -132,8 +132,21 @@ def series_frames(card: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def role(name: str, card: Mapping[str, Any]) -> str:
+    """Say whether a model is its material's default (``--model graphene``) or what it is specialised for.
+
+    The default model of a material is the one named after its system; every other model is
+    specialised, and its name says for what (``gold-counting``).
+    """
+    if name == card.get("system"):
+        return f"the default for {name}"
+    if card.get("label_classes") == "heights":
+        return f"specialised: atoms per column from a focal series of {card['input_channels']} images"
+    return f"specialised ({card.get('system', '?')} under the conditions below)"
+
+
 def describe_card(name: str, card: Mapping[str, Any]) -> str:
-    """A few lines on a model card: what it finds, where, under which conditions, how well."""
+    """A few lines on a model card: its role, what it finds, where, under which conditions, how well."""
     conditions = card.get("intended_conditions", {})
 
     def span(key: str, scale: float, unit: str, sign: str = "") -> str:
@@ -146,7 +159,8 @@ def describe_card(name: str, card: Mapping[str, Any]) -> str:
     if len(offsets) > 1:
         focus += " added to each image's C10 below"
     lines = [
-        f"{name}: {', '.join(card['classes'][1:])} at {card['energy'] / 1e3:g} kV, {card['sampling']} Å/pixel,"
+        f"{name} ({role(name, card)}): {', '.join(card['classes'][1:])} at {card['energy'] / 1e3:g} kV,"
+        f" {card['sampling']} Å/pixel,"
         f" {card['input_channels']} input channel(s); {card.get('status', 'final')}",
         f"  trained for {focus} ({OVERFOCUS}),"
         f" Cs {span('cs_A', 1e4, 'µm', '+')}, C5 {span('c5_A', 1e7, 'mm')},"
@@ -155,8 +169,18 @@ def describe_card(name: str, card: Mapping[str, Any]) -> str:
     ]
     if len(offsets) > 1:
         lines += [f"  {line}" for line in series_frames(card)]
-    for entry in card.get("evaluation", {}).get("doses", []):
-        lines.append(f"  test F1 {entry['f1']:.3f} [{entry['f1_ci'][0]:.3f}, {entry['f1_ci'][1]:.3f}],"
+    evaluation = card.get("evaluation", {})
+    if evaluation.get("doses"):
+        lines.append("  on held-out test structures, microscopes drawn over those conditions:")
+    for entry in evaluation.get("doses", []):
+        lines.append(f"    F1 {entry['f1']:.3f} [{entry['f1_ci'][0]:.3f}, {entry['f1_ci'][1]:.3f}],"
                      f" RMSE {entry['rmse']:.3f} Å at {entry['dose']:g} e/Å²")
+    grid = evaluation.get("grid") or {}
+    if grid.get("summary"):
+        cells = f"{len(grid['C10_A'])} x {len(grid['Cs_A'])}"
+        scores = ", ".join(f"{entry['model']['f1']:.2f} ({entry['baseline']['f1']:.2f}) at {entry['dose']:g}"
+                           for entry in grid["summary"])
+        lines.append(f"  over a grid of {cells} (C10, Cs) cells with contrast, F1 (classical peak finder):"
+                     f" {scores} e/Å²")
     lines.append(f"  licence: {card.get('licence', 'see the package')}")
     return "\n".join(lines)
