@@ -89,7 +89,7 @@ def _predict(args: argparse.Namespace) -> int:
     predictor = load_predictor(args.model, precision=args.precision, trust_saved_model=args.trust_saved_model)
     identity = predictor.identity
     print(f"model {identity['name']}: {Path(identity['folder']) / identity['file']} (its files' SHA-256 as its card"
-          " lists)")
+          f" lists), computing in {identity['precision']}")
     registrar = None if args.register_with is None else load_predictor(args.register_with)
     runs = [passed] if args.series else [[path] for path in passed]
     failed, done = len(refused), 0
@@ -306,10 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="test-time augmentation: average the maps over the 8 symmetries of the square (8 times"
                               " the cost) and add each detection's position spread to the CSV (sigma_x_A, sigma_y_A"
                               " [Å], n_augment)")
-    predict.add_argument("--precision", choices=("float32", "mixed_bfloat16"),
-                         help="compute the network in this Keras dtype policy instead of its training precision:"
-                              " mixed_bfloat16 is 1.4x as fast on CPUs with AVX-512 BF16 and changes a few"
-                              " detections near the threshold (BENCHMARKS.md)")
+    predict.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto",
+                         help="Keras dtype policy the network computes in (default: auto, its training precision"
+                              " where the CPU or GPU computes it, float32 where bfloat16 would be emulated, e.g. on"
+                              " CPUs without AVX-512 BF16; the choice is logged): mixed_bfloat16 is 1.4x as fast"
+                              " on CPUs with AVX-512 BF16 and changes a few detections near the threshold"
+                              " (BENCHMARKS.md)")
     predict.add_argument("--series", action="store_true",
                          help="the images are the files of one focal series, in the order of the model's defoci"
                               " (atomsight models lists them): registered to each other, checked against the"

@@ -1,13 +1,16 @@
-"""Resolve the configured device ("auto", "cpu" or "gpu") to the one that runs, per library.
+"""Resolve the configured device ("auto", "cpu" or "gpu") to the one that runs, per library, and
+the precision ("auto", "float32", "mixed_bfloat16") a network computes in on it.
 
 Multislice runs on CuPy (abTEM's GPU backend), training and evaluation on TensorFlow; each
-library is asked separately whether it sees a CUDA device, and the pick is logged.
+library is asked separately whether it sees a CUDA device, and the pick is logged. bfloat16
+is chosen only where the hardware computes it (:func:`native_bfloat16`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 
 DEVICES: tuple[str, ...] = ("auto", "cpu", "gpu")
 LIBRARIES: tuple[str, ...] = ("cupy", "tensorflow")
@@ -124,3 +127,80 @@ def select_tensorflow_device(requested: str) -> str:
 
         tf.config.set_visible_devices([], "GPU")
     return device
+
+
+PRECISIONS: tuple[str, ...] = ("auto", "float32", "mixed_bfloat16")
+"""Values of ``training.precision`` and ``predict --precision``: "auto" is chosen from the hardware."""
+
+_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+_ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
+"""oneDNN's ISA caps (ONEDNN_MAX_CPU_ISA) below AVX512_CORE_BF16: bfloat16 is emulated under them."""
+
+
+def native_bfloat16() -> tuple[bool, str]:
+    """Say whether the device TensorFlow computes on does bfloat16 arithmetic in hardware, and why.
+
+    A GPU does from compute capability 8.0 (Ampere); a CPU when it has AVX-512 BF16 or AMX-BF16
+    (``/proc/cpuinfo``'s flags) and oneDNN is not capped below them (``ONEDNN_MAX_CPU_ISA``).
+    Elsewhere TensorFlow emulates bfloat16, slower than float32 (BENCHMARKS.md).
+
+    Returns
+    -------
+    tuple of (bool, str)
+        The answer and the fact it rests on, for the log.
+    """
+    gpus = _tensorflow_gpus()
+    if gpus:
+        import tensorflow as tf
+
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+        capability = tuple(details.get("compute_capability") or (0, 0))
+        return capability >= (8, 0), f"GPU of compute capability {'.'.join(map(str, capability))}"
+    flags = _cpu_flags()
+    if flags is None:
+        return False, "CPU flags unknown (no /proc/cpuinfo)"
+    found = [flag for flag in _BF16_CPU_FLAGS if flag in flags]
+    if not found:
+        return False, "CPU without AVX-512 BF16 or AMX-BF16"
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    if cap in _ISAS_WITHOUT_BF16:
+        return False, f"CPU with {', '.join(found)}, but ONEDNN_MAX_CPU_ISA={cap} caps oneDNN below them"
+    return True, f"CPU with {', '.join(found)}"
+
+
+def _cpu_flags() -> list[str] | None:
+    """The CPU's feature flags as Linux lists them, or None where it does not."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), [])
+    except OSError:
+        return None
+
+
+def resolve_precision(requested: str, trained: str | None = None) -> str:
+    """Return the Keras dtype policy a network computes in, and log the pick.
+
+    Parameters
+    ----------
+    requested : {"auto", "float32", "mixed_bfloat16"}
+        The configured or requested precision. "auto": ``trained`` (or mixed_bfloat16 for a
+        new network) where the device does bfloat16 in hardware (:func:`native_bfloat16`),
+        float32 elsewhere.
+    trained : str, optional
+        The precision a trained network was trained in, when it is to be run.
+
+    Returns
+    -------
+    str
+        "float32" or "mixed_bfloat16".
+    """
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {requested!r}")
+    if requested != "auto":
+        return requested
+    native, reason = native_bfloat16()
+    wanted = trained or "mixed_bfloat16"
+    chosen = wanted if native else "float32"
+    log.info("precision 'auto' resolved to %r: %s%s", chosen, reason,
+             "" if chosen == wanted else f" (the network was trained in {wanted})" if trained else "")
+    return chosen

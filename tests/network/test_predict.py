@@ -57,7 +57,8 @@ def test_predict_writes_csv_maps_and_overlay_for_each_image(models, tmp_path, ca
     assert main(["predict", "--model", str(models["graphene"]), *paths, "--sampling", "0.1", "--out", str(out),
                  "--tile", "512"]) == 0
     model_line, *lines = capsys.readouterr().out.splitlines()
-    assert model_line == f"model graphene: {models['graphene'] / 'model.keras'} (its files' SHA-256 as its card lists)"
+    assert model_line == (f"model graphene: {models['graphene'] / 'model.keras'} (its files' SHA-256 as its card"
+                          " lists), computing in float32")
     assert len(lines) == 3 and lines[0].startswith(f"{paths[0]}: 150 x 110 pixels at 0.1 Å/pixel (--sampling): ")
     assert lines[0].endswith(" s") and f"-> {out / 'a.csv'} (+ .json, _probabilities.npy, _overlay.png)" in lines[0]
     assert read_csv(out / "a.csv")[0] == ["x_A", "y_A", "row", "col", "class", "probability"]

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -15,6 +16,7 @@ import atomsight.network.predictor as predictor_module
 from atomsight.cli import main
 from atomsight.export.savedmodel import export
 from atomsight.io.images import image_files
+from atomsight.models.card import file_sha256
 from atomsight.network.model import HEAD, build_model, load_model, receptive_field, with_precision
 from atomsight.network.predictor import load_predictor
 from atomsight.network.train import new_model
@@ -129,6 +131,28 @@ def test_a_float32_network_in_bfloat16_computes_its_probabilities_to_bfloat16_ro
     # BENCHMARKS.md differs from float32 by at most 0.03 (0.001 on average) in the probabilities.
     np.testing.assert_allclose(bfloat16, float32, atol=0.03)
     assert np.abs(bfloat16 - float32).max() > 0  # it did compute in bfloat16
+
+
+def test_auto_precision_runs_a_bfloat16_network_as_trained_only_where_the_cpu_computes_bfloat16(
+        exported, tmp_path, monkeypatch):
+    from atomsight import device
+
+    folder = tmp_path / "halved"
+    shutil.copytree(exported, folder)
+    network = with_precision(load_model(folder / "model.keras"), "mixed_bfloat16")
+    network.save(folder / "model.keras")
+    card = json.loads((folder / "model.json").read_text())
+    card["files"]["model.keras"]["sha256"] = file_sha256(folder / "model.keras")
+    card["files"]["model.keras"]["bytes"] = (folder / "model.keras").stat().st_size
+    (folder / "model.json").write_text(json.dumps(card))
+    monkeypatch.setattr(device, "_tensorflow_gpus", lambda: ())
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setattr(device, "_cpu_flags", lambda: ["avx2", "fma"])
+    assert load_predictor(folder, precision="auto").identity["precision"] == "float32"
+    assert load_predictor(folder).identity["precision"] == "mixed_bfloat16"  # None: as trained, whatever the CPU
+    monkeypatch.setattr(device, "_cpu_flags", lambda: ["avx2", "avx512f", "avx512_bf16"])
+    assert load_predictor(folder, precision="auto").identity["precision"] == "mixed_bfloat16"
+    assert load_predictor(exported, precision="auto").identity["precision"] == "float32"  # trained in float32
 
 
 def test_an_unknown_precision_is_named():

@@ -124,6 +124,19 @@ def test_mixed_bfloat16_reaches_the_compiled_model(tiny_system):
     assert model.get_layer("probabilities").compute_dtype == "float32" and not model.jit_compile
 
 
+
+@pytest.mark.parametrize("flags, compute", [(["avx2", "fma"], "float32"), (["avx512f", "avx512_bf16"], "bfloat16")])
+def test_auto_precision_builds_bfloat16_networks_only_where_the_cpu_computes_bfloat16(
+        tiny_system, monkeypatch, flags, compute):
+    from atomsight import device
+
+    monkeypatch.setattr(device, "_tensorflow_gpus", lambda: ())
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setattr(device, "_cpu_flags", lambda: flags)
+    tiny_system["training"]["precision"] = "auto"
+    assert new_model(tiny_system).get_layer("down0_1_conv").compute_dtype == compute
+
+
 XLA_IN_A_NEW_PROCESS = """
 import sys, json
 import tensorflow as tf

@@ -228,6 +228,12 @@ HEAD = ("scores", "probabilities")
 """Names of the output head's layers (:func:`build_model`), which compute in float32 in every policy."""
 
 
+def network_precision(model: keras.Model) -> str:
+    """Return the dtype policy a network of :func:`build_model` computes in (its layers but the :data:`HEAD`)."""
+    policies = {layer.dtype_policy.name for layer in model.layers if layer.name not in HEAD and layer.weights}
+    return "mixed_bfloat16" if "mixed_bfloat16" in policies else "float32"
+
+
 def with_precision(model: keras.Model, precision: str) -> keras.Model:
     """Return a copy of a network whose layers compute in the dtype policy ``precision``, its head in float32.
 

@@ -85,9 +85,9 @@ def predict_images(
         Test-time augmentation over the 8 symmetries of the square (8 times the cost): the
         maps are averaged and the table gets each detection's position spread
         (:mod:`atomsight.network.augment`).
-    precision : {None, "float32", "mixed_bfloat16"}
+    precision : {None, "auto", "float32", "mixed_bfloat16"}
         For a model folder, the precision the network computes in (:func:`load_predictor`);
-        None: as exported.
+        None: as trained.
     series : bool
         ``images`` are the files of one focal series, in the order of the model's defoci.
     aligned : bool

@@ -19,13 +19,14 @@ import numpy as np
 import tensorflow as tf
 
 from ..detections import Detections, DetectionSettings, Spread
+from ..device import resolve_precision
 from ..io.images import resample_to
 from ..microscope.normalize import local_normalize
 from ..models import CARD, WEIGHTS, resolve_model, verify_model
 from ..models.card import SAVED_MODEL, file_sha256
 from .augment import AUGMENT_MATCH_RADIUS, SYMMETRIES, apply_symmetry, invert_symmetry, position_spread
 from .exported import load_exported
-from .model import load_model, with_precision
+from .model import load_model, network_precision, with_precision
 from .postprocess import detect
 from .tiling import predict_tiled
 
@@ -71,8 +72,8 @@ class Predictor:
         The card's detection settings (:meth:`atomsight.detections.DetectionSettings.from_card`).
     identity : mapping
         Which model this is, for the results' sidecars: ``name``, ``folder``, the ``file``
-        that was loaded (``model.keras`` or ``saved_model``) and the ``sha256`` of
-        ``model.keras``.
+        that was loaded (``model.keras`` or ``saved_model``), the ``sha256`` of
+        ``model.keras`` and the ``precision`` it computes in.
     """
 
     normalize: Callable[[np.ndarray], np.ndarray]
@@ -144,8 +145,10 @@ def load_predictor(model: str | Path, *, precision: str | None = None, trust_sav
         released one (``model.keras`` and card, as the shipped models are). The files
         loaded are checked against the SHA-256 its card lists. The network is its
         ``model.keras``, loaded under Keras' safe mode (no Python code of the file runs).
-    precision : {None, "float32", "mixed_bfloat16"}
-        None: the network as trained (its training precision). Otherwise the folder's
+    precision : {None, "auto", "float32", "mixed_bfloat16"}
+        None: the network as trained (its training precision). "auto": as trained where the
+        hardware computes that precision, float32 where bfloat16 would be emulated
+        (:func:`atomsight.device.resolve_precision`, logged). Otherwise the folder's
         ``model.keras`` computing in this Keras dtype policy
         (:func:`atomsight.network.model.with_precision`), e.g. a float32 network in
         bfloat16, 1.4 times as fast on a CPU with AVX-512 BF16 for a few detections
@@ -153,7 +156,7 @@ def load_predictor(model: str | Path, *, precision: str | None = None, trust_sav
     trust_saved_model : bool
         Run the folder's SavedModel instead. A SavedModel is a TensorFlow graph, which may
         read and write files and run any TensorFlow operation: only for a folder one made
-        oneself or trusts; ignored with ``precision``.
+        oneself or trusts; ignored with ``precision`` "float32" or "mixed_bfloat16".
 
     Returns
     -------
@@ -166,7 +169,7 @@ def load_predictor(model: str | Path, *, precision: str | None = None, trust_sav
         If ``model`` is neither a model folder nor a shipped name.
     """
     folder = resolve_model(model)
-    exported = trust_saved_model and precision is None
+    exported = trust_saved_model and precision in (None, "auto")
     if exported and not (folder / SAVED_MODEL).is_dir():
         raise FileNotFoundError(f"{folder / SAVED_MODEL}: no SavedModel to trust (the model folder holds"
                                 f" {', '.join(sorted(p.name for p in folder.iterdir()))})")
@@ -174,13 +177,16 @@ def load_predictor(model: str | Path, *, precision: str | None = None, trust_sav
     saved = load_exported(folder)[0] if exported else None
     network = None if exported else load_model(folder / WEIGHTS)
     loaded = SAVED_MODEL if exported else WEIGHTS
+    wanted = "as exported"
     if exported:
         def forward(images: tf.Tensor) -> tf.Tensor:
             assert saved is not None
             return saved.probabilities(images)  # refers to ``saved``: its endpoints alone do not keep its variables
     else:
         assert network is not None
-        runnable = network if precision is None else with_precision(network, precision)
+        trained = network_precision(network)
+        wanted = trained if precision is None else resolve_precision(precision, trained=trained)
+        runnable = network if wanted == trained else with_precision(network, wanted)
         # autograph=False: the lambda has no Python control flow to convert
         forward = tf.function(lambda images: runnable(images, training=False), autograph=False,
                               input_signature=[tf.TensorSpec((None, None, None, card["input_channels"]), tf.float32)])
@@ -197,6 +203,6 @@ def load_predictor(model: str | Path, *, precision: str | None = None, trust_sav
     return Predictor(normalize=normalize, probabilities=probabilities, card=card,
                      settings=DetectionSettings.from_card(card, source=str(folder / CARD)),
                      identity={"name": card.get("name", folder.name), "folder": str(folder), "file": loaded,
-                               "sha256": file_sha256(folder / WEIGHTS)})
+                               "sha256": file_sha256(folder / WEIGHTS), "precision": wanted})
 
 

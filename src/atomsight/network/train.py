@@ -20,6 +20,7 @@ import keras
 import tensorflow as tf
 
 from ..config import config_hash
+from ..device import resolve_precision
 from ..io.atomic import atomic_path, write_json
 from ..microscope.data import training_dataset, validation_dataset
 from ..models.card import file_sha256
@@ -49,7 +50,11 @@ def learning_rate(
 
 
 def build_network(system: Mapping[str, Any]) -> keras.Model:
-    """Return the system's untrained, uncompiled network (architecture, dtype policy and weight decay)."""
+    """Return the system's untrained, uncompiled network (architecture, dtype policy and weight decay).
+
+    ``training.precision: auto`` becomes bfloat16 where the hardware computes it, float32
+    elsewhere (:func:`atomsight.device.resolve_precision`, logged).
+    """
     training = system["training"]
     return build_model(
         input_channels=len(system["microscope"]["defocus_offsets"]),
@@ -57,7 +62,7 @@ def build_network(system: Mapping[str, Any]) -> keras.Model:
         base_filters=training["base_filters"],
         depth=training["depth"],
         weight_decay=training["weight_decay"],
-        precision=training["precision"],
+        precision=resolve_precision(training["precision"]),
     )
 
 
