@@ -4,11 +4,12 @@ A synthetic graphene image (a honeycomb of dark Gaussian atoms with 1.42 Å bond
 7°, Poisson noise), ``--size`` pixels square at the model's sampling so that nothing is
 resampled, is predicted by ``atomsight predict`` in a fresh interpreter (a subprocess:
 imports, loading the model, tiling, network, post-processing, writing the CSV, maps and
-overlay), once per configuration of ``--configs`` (``TILE`` or ``TILE:PRECISION``), and by
-the bare network: the model's forward pass as ``atomsight predict`` runs it
-(``load_predictor(...).probabilities``: a shipped model's ``model.keras`` in its training
-precision, an exported model's SavedModel) called once on the whole normalised image, after
-a warm-up call, in an interpreter that stays up between rounds. Rounds alternate the two, so
+overlay), once per configuration of ``--configs`` (``TILE``, ``TILE:PRECISION``, and either
+with ``@ISA``: oneDNN capped at that instruction set, ``ONEDNN_MAX_CPU_ISA=ISA``, which makes
+a CPU with AVX-512 compute as one without, e.g. ``2048:auto@AVX2``), and by the bare network
+of the same configuration: the model's forward pass as ``atomsight predict`` runs it
+(``load_predictor(...).probabilities`` in that precision) called once on the whole normalised
+image, after a warm-up call, in an interpreter that stays up between rounds. Rounds alternate the two, so
 both see the same machine load. Printed per configuration: the median over rounds of the
 end-to-end time, of the bare forward pass and of their ratio, each as wall time and as CPU
 time (user + system of all threads: on a shared machine the steadier of the two), the
@@ -19,7 +20,8 @@ and, with ``--images N``, the time per image of a folder of N such images predic
 run (the model loaded once) as the difference between N images and one, over the bare pass.
 
 Usage: python benchmarks/bench_predict.py [--model graphene] [--size 2048]
-       [--configs 2048 1024 1536 2048:mixed_bfloat16] [--rounds 3] [--images 3] [--out /tmp/bench_predict]
+       [--configs 2048 1024 1536 2048:mixed_bfloat16 2048:float32@AVX2] [--rounds 3] [--images 3]
+       [--out /tmp/bench_predict]
 """
 
 from __future__ import annotations
@@ -80,10 +82,25 @@ class Clock(NamedTuple):
     memory: float
 
 
-def timed_run(command: list[str]) -> Clock:
+def parse_config(config: str) -> tuple[str, str, str]:
+    """Split a configuration ``TILE[:PRECISION][@ISA]`` into its tile, precision and ISA ("" where not given)."""
+    rest, _, isa = config.partition("@")
+    tile, _, precision = rest.partition(":")
+    return tile, precision, isa
+
+
+def environment(isa: str) -> dict[str, str]:
+    """This process's environment, with oneDNN capped at ``isa`` when one is given."""
+    env = dict(os.environ)
+    if isa:
+        env["ONEDNN_MAX_CPU_ISA"] = isa
+    return env
+
+
+def timed_run(command: list[str], env: dict[str, str] | None = None) -> Clock:
     """Run ``command``; return its times and peak memory (maximum resident set). Raises if it fails, with its output."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
@@ -97,7 +114,7 @@ BARE_FORWARD = """
 import sys, time
 import numpy as np, tensorflow as tf
 from atomsight.network.predict import load_predictor
-predictor = load_predictor(sys.argv[1])
+predictor = load_predictor(sys.argv[1], precision=sys.argv[3] or None)
 normalized = predictor.normalize(np.load(sys.argv[2])[None, :, :, None])
 predictor.probabilities(normalized)  # warm-up: the first call on a shape sets up its kernels
 for _ in sys.stdin:
@@ -116,10 +133,10 @@ class BareForward:
     counts what it shared with its parent before ``exec``).
     """
 
-    def __init__(self, model: Path, image: Path):
-        self.process = subprocess.Popen([sys.executable, "-c", BARE_FORWARD, str(model), str(image)],
+    def __init__(self, model: Path, image: Path, precision: str = "", isa: str = ""):
+        self.process = subprocess.Popen([sys.executable, "-c", BARE_FORWARD, str(model), str(image), precision],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        text=True)
+                                        text=True, env=environment(isa))
 
     def __call__(self) -> Clock:
         """Time one forward pass (memory NaN: not measured)."""
@@ -149,11 +166,16 @@ def median_ratios(clocks: list[Clock], references: list[Clock]) -> tuple[float, 
 
 
 def predict_command(model: Path, images: Path, out: Path, *, sampling: float, config: str) -> list[str]:
-    """The ``atomsight predict`` command line of a configuration ``TILE`` or ``TILE:PRECISION``."""
-    tile, _, precision = config.partition(":")
+    """The ``atomsight predict`` command line of a configuration ``TILE[:PRECISION][@ISA]`` (the ISA aside)."""
+    tile, precision, _ = parse_config(config)
     return [sys.executable, "-m", "atomsight.cli", "predict", str(images), "--model", str(model),
             "--sampling", str(sampling), "--out", str(out), "--tile", tile,
             *(["--precision", precision] if precision else [])]
+
+
+def folder_name(config: str) -> str:
+    """The scratch folder of a configuration's results."""
+    return config.replace(":", "_").replace("@", "_")
 
 
 def positions(path: Path) -> np.ndarray:
@@ -176,7 +198,8 @@ def main() -> None:
     parser.add_argument("--model", default="graphene", help="shipped model name or model folder (exported or released)")
     parser.add_argument("--size", type=int, default=2048, help="image side [pixels at the model's sampling]")
     parser.add_argument("--configs", nargs="+", default=["2048"],
-                        help="configurations TILE or TILE:PRECISION (--tile, --precision of atomsight predict)")
+                        help="configurations TILE[:PRECISION][@ISA] (--tile, --precision of atomsight predict;"
+                             " ONEDNN_MAX_CPU_ISA)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds, each timing every configuration and the bare pass")
     parser.add_argument("--images", type=int, default=0, help="also time a folder of this many images (0: not)")
@@ -192,26 +215,30 @@ def main() -> None:
     np.save(image_path, image)
     print(f"image {args.size} x {args.size} px at {sampling} Å/pixel ({args.size * sampling:.0f} Å square)")
 
-    forward = BareForward(args.model, image_path)
-    e2e = {config: [] for config in args.configs}
-    bare, imports, tf_imports = [], [], []
+    forwards = {config: BareForward(args.model, image_path, *parse_config(config)[1:]) for config in args.configs}
+    forward = forwards[args.configs[0]]
+    e2e: dict[str, list[Clock]] = {config: [] for config in args.configs}
+    bares: dict[str, list[Clock]] = {config: [] for config in args.configs}
+    imports, tf_imports = [], []
     for _ in range(args.rounds):
         for config in args.configs:
-            out = args.out / config.replace(":", "_")
+            out = args.out / folder_name(config)
             command = predict_command(args.model, image_path, out, sampling=sampling, config=config)
-            e2e[config].append(timed_run(command))
-        bare.append(forward())
+            e2e[config].append(timed_run(command, environment(parse_config(config)[2])))
+            bares[config].append(forwards[config]())
         imports.append(timed_run([sys.executable, "-c", "import atomsight.network.predict"]))
         tf_imports.append(timed_run([sys.executable, "-c", "import tensorflow"]))
 
+    bare = bares[args.configs[0]]
     print(f"bare forward pass of the whole image, wall [s]: {', '.join(f'{c.wall:.2f}' for c in bare)}")
-    print("| configuration (--tile[:--precision]) | end to end, wall (CPU) [s] | bare forward, wall (CPU) [s] |"
+    print("| configuration (--tile[:--precision][@ISA]) | end to end, wall (CPU) [s] | bare forward, wall (CPU) [s] |"
           " end to end / bare, wall (CPU) | detections | peak memory [GB] |")
     print("| --- | --- | --- | --- | --- | --- |")
-    reference = positions(args.out / args.configs[0].replace(":", "_") / "graphene.csv")
+    reference = positions(args.out / folder_name(args.configs[0]) / "graphene.csv")
     for config in args.configs:
-        found = positions(args.out / config.replace(":", "_") / "graphene.csv")
-        run, network, ratio = medians(e2e[config]), medians(bare), median_ratios(e2e[config], bare)
+        found = positions(args.out / folder_name(config) / "graphene.csv")
+        run, network = medians(e2e[config]), medians(bares[config])
+        ratio = median_ratios(e2e[config], bares[config])
         print(f"| {config} | {run.wall:.1f} ({run.cpu:.1f}) | {network.wall:.1f} ({network.cpu:.1f}) |"
               f" {ratio[0]:.2f} ({ratio[1]:.2f}) |"
               f" {compare(reference, found) if config != args.configs[0] else len(found)} | {run.memory:.1f} |")
@@ -234,7 +261,8 @@ def main() -> None:
               f" {one.wall:.1f} s ({one.cpu:.1f} s CPU) for one; per further image {wall:.1f} s"
               f" ({cpu:.1f} s CPU) = {wall / once.wall:.2f} ({cpu / once.cpu:.2f}) x the"
               f" bare pass ({once.wall:.1f} s, {once.cpu:.1f} s CPU)")
-    forward.close()
+    for process in forwards.values():
+        process.close()
 
 
 if __name__ == "__main__":
