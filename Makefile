@@ -13,7 +13,7 @@ HYPERSPY_WHEEL := $(WHEELS)/hyperspy-1.7.6-cp311-cp311-manylinux_2_17_x86_64.man
 MRCFILE_SDIST := $(WHEELS)/mrcfile-1.5.4.tar.gz
 EXAMPLE_FILES := $(TEMUL_WHEEL) $(HYPERSPY_WHEEL) $(MRCFILE_SDIST)
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-quick lint bench clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ run: install
 ## microscope files tests/io reads), one test file at a time in each of $(CORES) processes
 test: lint $(EXAMPLE_FILES)
 	$(BIN)/python -m pytest -n $(CORES) --dist loadfile
+
+## test-quick: the same without the few long end-to-end runs marked slow (the workflow, Slurm and
+## two-worker training tests), for a laptop; CI runs `make test`, all of them
+test-quick: lint $(EXAMPLE_FILES)
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile -m "not slow"
 
 $(TEMUL_WHEEL): | $(VENV)/.installed
 	$(BIN)/python -m pip download --quiet --no-deps temul-toolkit==0.1.9 -d $(WHEELS)

@@ -2,9 +2,10 @@
 
 A CPU without AVX-512 is emulated on one with it by capping oneDNN's instruction set
 (``ONEDNN_MAX_CPU_ISA``, read once when TensorFlow loads), so every configuration runs in a
-child interpreter of its own: ``ISA:PRECISION``, where ISA is oneDNN's name (``AVX2``: a
+child interpreter of its own: ``ISA:PRECISION[:FILTERS]``, where ISA is oneDNN's name (``AVX2``: a
 laptop CPU with AVX2 and FMA; ``AVX512_CORE``: AVX-512 without BF16; ``DEFAULT``: no cap)
-and PRECISION one of ``training.precision`` ("auto" resolves in the child, from its cap).
+and PRECISION one of ``training.precision`` ("auto" resolves in the child, from its cap);
+FILTERS replaces the configuration's base filters.
 Each child builds the small configuration's network (``workflow/configs/small.yaml``:
 128 x 128 images, 16 base filters, depth 4, batch 8; :func:`atomsight.network.train.new_model`
 with its loss, weight decay and metric), traces and warms up its Keras training function on
@@ -33,9 +34,10 @@ import numpy as np, keras, tensorflow as tf
 from atomsight.config import load_config
 from atomsight.device import resolve_precision
 from atomsight.network.train import new_model
-repo, precision, steps, warm_up = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+repo, precision, steps, warm_up, filters = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 system = load_config(f"{repo}/config.yaml", f"{repo}/workflow/configs/small.yaml")["systems"]["graphene"]
 system["training"]["precision"] = precision
+system["training"]["base_filters"] = int(filters or system["training"]["base_filters"])
 chosen = resolve_precision(precision)
 model = new_model(system)
 training = system["training"]
@@ -58,13 +60,14 @@ print(chosen, steps * batch / (time.perf_counter() - start), flush=True)
 
 
 def run_child(config: str, steps: int, warm_up: int) -> tuple[str, float]:
-    """Time one configuration ``ISA:PRECISION`` in a fresh interpreter; return its precision and images/s."""
-    isa, _, precision = config.partition(":")
+    """Time one configuration ``ISA:PRECISION[:FILTERS]`` in a fresh interpreter; return its precision and images/s."""
+    isa, _, rest = config.partition(":")
+    precision, _, filters = rest.partition(":")
     env = dict(os.environ)
     env.pop("ONEDNN_MAX_CPU_ISA", None)
     if isa != "DEFAULT":
         env["ONEDNN_MAX_CPU_ISA"] = isa
-    result = subprocess.run([sys.executable, "-c", CHILD, str(REPO), precision, str(steps), str(warm_up)],
+    result = subprocess.run([sys.executable, "-c", CHILD, str(REPO), precision, str(steps), str(warm_up), filters],
                             capture_output=True, text=True, env=env)
     if result.returncode:
         raise RuntimeError(f"{config} failed:\n{result.stderr[-3000:]}")
@@ -76,7 +79,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", nargs="+", default=["DEFAULT:float32", "DEFAULT:mixed_bfloat16", "AVX2:float32",
                                                          "AVX2:mixed_bfloat16", "AVX2:auto"],
-                        help="configurations ISA:PRECISION (oneDNN's ISA name or DEFAULT; training.precision)")
+                        help="configurations ISA:PRECISION[:FILTERS] (oneDNN's ISA name or DEFAULT;"
+                             " training.precision; base filters, default small.yaml's)")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per configuration and round")
     parser.add_argument("--warm-up", type=int, default=2, help="untimed steps first (the first one traces)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each timing every configuration")

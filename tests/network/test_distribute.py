@@ -106,6 +106,7 @@ def _free_ports(count):
     return ports
 
 
+@pytest.mark.slow
 def test_two_workers_train_checkpoint_resume_and_export_the_network_one_device_would(setup, tmp_path):
     system, stores = setup
     system["training"]["strategy"] = "multi_worker"
