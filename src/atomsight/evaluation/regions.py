@@ -10,7 +10,7 @@ every detection is assigned the region of its pixel, so the false positives of t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -101,7 +101,7 @@ def region_counts(pairs: Match, true_regions: np.ndarray, found_regions: np.ndar
     return counts
 
 
-def region_scores(counts: Sequence[np.ndarray], area_A2: Sequence[np.ndarray]) -> dict[str, Mapping[str, float]]:
+def region_scores(counts: Sequence[np.ndarray], area_A2: Sequence[np.ndarray]) -> dict[str, dict[str, float]]:
     """Pool the per-image counts into the scores of each region.
 
     Parameters
@@ -120,13 +120,13 @@ def region_scores(counts: Sequence[np.ndarray], area_A2: Sequence[np.ndarray]) -
     """
     total = np.sum(counts, axis=0)
     area = np.sum(area_A2, axis=0) / 100.0
-    scores = {}
+    scores: dict[str, dict[str, float]] = {}
     for code, name in enumerate(REGIONS):
         matched, fp, found, fn = (int(v) for v in total[code])
         scores[name] = {
             "detections": matched + fp, "false_positives": fp, "precision": matched / (matched + fp) if fp else 1.0,
             "true": found + fn, "false_negatives": fn, "recall": found / (found + fn) if fn else 1.0,
-            "area_nm2": float(area[code]), "false_positives_per_nm2": fp / area[code] if area[code] else 0.0,
+            "area_nm2": float(area[code]), "false_positives_per_nm2": float(fp / area[code]) if area[code] else 0.0,
         }
     return scores
 
