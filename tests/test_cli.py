@@ -14,7 +14,7 @@ def atomsight(*arguments: str) -> subprocess.CompletedProcess:
 def test_the_executable_prints_everything_and_exits_with_the_command_status():
     listed = atomsight("models")
     assert listed.returncode == 0
-    assert "graphene: atom at 80 kV" in listed.stdout
+    assert "graphene (the default for graphene): atom at 80 kV" in listed.stdout
     assert listed.stdout.rstrip().endswith("trained only on simulations made by atomsight")
 
 

@@ -90,7 +90,7 @@ def _predict(args: argparse.Namespace) -> int:
     identity = predictor.identity
     print(f"model {identity['name']}: {Path(identity['folder']) / identity['file']} (its files' SHA-256 as its card"
           f" lists), computing in {identity['precision']}")
-    registrar = None if args.register_with is None else load_predictor(args.register_with)
+    registrar = None if args.register_with is None else load_predictor(args.register_with, precision=args.precision)
     runs = [passed] if args.series else [[path] for path in passed]
     failed, done = len(refused), 0
     for paths in runs:

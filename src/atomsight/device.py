@@ -133,7 +133,7 @@ PRECISIONS: tuple[str, ...] = ("auto", "float32", "mixed_bfloat16")
 """Values of ``training.precision`` and ``predict --precision``: "auto" is chosen from the hardware."""
 
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-_ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
+ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
 """oneDNN's ISA caps (ONEDNN_MAX_CPU_ISA) below AVX512_CORE_BF16: bfloat16 is emulated under them."""
 
 
@@ -162,10 +162,19 @@ def native_bfloat16() -> tuple[bool, str]:
     found = [flag for flag in _BF16_CPU_FLAGS if flag in flags]
     if not found:
         return False, "CPU without AVX-512 BF16 or AMX-BF16"
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
-    if cap in _ISAS_WITHOUT_BF16:
+    if onednn_capped_below_bfloat16():
+        cap = os.environ["ONEDNN_MAX_CPU_ISA"].upper()
         return False, f"CPU with {', '.join(found)}, but ONEDNN_MAX_CPU_ISA={cap} caps oneDNN below them"
     return True, f"CPU with {', '.join(found)}"
+
+
+def onednn_capped_below_bfloat16() -> bool:
+    """Whether ``ONEDNN_MAX_CPU_ISA`` caps oneDNN below its bfloat16 instructions.
+
+    Under such a cap oneDNN refuses bfloat16 convolutions outright ("could not create a
+    primitive descriptor"), where a CPU that lacks them emulates them.
+    """
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ISAS_WITHOUT_BF16
 
 
 def _cpu_flags() -> list[str] | None:

@@ -32,17 +32,14 @@ def test_the_heldout_gold_series_register_by_columns_where_the_correlation_is_a_
         correlation = read_series(_series(name), channels=3).shifts
         assert np.max(np.abs(correlation - truth)) > 5  # the cross-correlation: a lattice vector (11-13 pixels) off
         error = np.hypot(*(found.shifts - truth).T)
-        if name == "untilted_s8":
-            # at C10 = -170 Å the gold model finds 94 detections of which 18 lie on one of the 64 columns: that
-            # frame goes by the envelope, delocalised by the lens (1.1 pixels measured); the two others by their
-            # 64 columns each, found within 0.3 pixel, so their mean difference is far better than that
-            assert found.methods[0].startswith("envelope") and found.detections == (94, 64, 64)
-            assert error[0] < 1.5 and np.hypot(*(found.shifts[2] - found.shifts[1] - truth[2] + truth[1])) < 0.15
-        else:
-            # on the tilted particle every frame goes by its columns; those at -170 Å are 2 pixels off each
-            # (delocalised), which moves the mean of 59 pairs by 0.3-0.4 pixel
-            assert all(not m.startswith("envelope") for m in found.methods)
-            assert np.max(error) < 0.6
+        # every frame goes by its columns, those at C10 = -170 Å included (the gold model trained over C10 +-200 Å
+        # finds 58 of the 64 and 59 columns there, measured 2026-12-08; the model before it found 18 of 64 on the
+        # untilted particle, whose frame then went by the envelope, 1.1 pixels off); the frames are 0.25-0.50
+        # pixel off the true drift (the -170 Å columns delocalised by 1.5-2.4 pixels each move the mean of some
+        # 60 pairs that much)
+        assert all(not m.startswith("envelope") for m in found.methods), found.methods
+        assert np.max(error) < 0.8
+        assert np.hypot(*(found.shifts[2] - found.shifts[1] - truth[2] + truth[1])) < 0.3
 
 
 def _column_contrast(batch: np.ndarray) -> np.ndarray:

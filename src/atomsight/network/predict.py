@@ -44,7 +44,7 @@ def predict_images(
     out: str | Path,
     tile: int = DEFAULT_TILE,
     augment: bool = False,
-    precision: str | None = None,
+    precision: str | None = "auto",
     series: bool = False,
     aligned: bool = False,
     register_with: str | Path | Predictor | None = None,
@@ -87,7 +87,7 @@ def predict_images(
         (:mod:`atomsight.network.augment`).
     precision : {None, "auto", "float32", "mixed_bfloat16"}
         For a model folder, the precision the network computes in (:func:`load_predictor`);
-        None: as trained.
+        None: as trained; "auto" (the default): as trained where the hardware computes it.
     series : bool
         ``images`` are the files of one focal series, in the order of the model's defoci.
     aligned : bool

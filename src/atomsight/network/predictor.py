@@ -134,7 +134,7 @@ class Predictor:
                              multiple=self.card["size_multiple"])
 
 
-def load_predictor(model: str | Path, *, precision: str | None = None, trust_saved_model: bool = False) -> Predictor:
+def load_predictor(model: str | Path, *, precision: str | None = "auto", trust_saved_model: bool = False) -> Predictor:
     """Load a model, by a shipped model's name or a model folder's path, as a :class:`Predictor`.
 
     Parameters
@@ -146,8 +146,8 @@ def load_predictor(model: str | Path, *, precision: str | None = None, trust_sav
         loaded are checked against the SHA-256 its card lists. The network is its
         ``model.keras``, loaded under Keras' safe mode (no Python code of the file runs).
     precision : {None, "auto", "float32", "mixed_bfloat16"}
-        None: the network as trained (its training precision). "auto": as trained where the
-        hardware computes that precision, float32 where bfloat16 would be emulated
+        None: the network as trained (its training precision). "auto" (the default): as trained
+        where the hardware computes that precision, float32 where bfloat16 would be emulated
         (:func:`atomsight.device.resolve_precision`, logged). Otherwise the folder's
         ``model.keras`` computing in this Keras dtype policy
         (:func:`atomsight.network.model.with_precision`), e.g. a float32 network in
